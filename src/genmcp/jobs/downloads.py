@@ -1,0 +1,179 @@
+"""Result downloads: streamed, size-capped, written atomically under a server-chosen name.
+
+Safety rules:
+- Only URLs the provider returned are fetched, never a URL a tool argument supplied.
+- https only, and the host must resolve to public addresses (no loopback, private, link-local,
+  reserved; IPv4-mapped IPv6 unwrapped), checked on every redirect hop. Sandbox mode adds the
+  simulators' loopback origins to an explicit allow-list.
+- The download client carries no provider credentials: an API key is never sent to a CDN.
+- A file appears under its final name only when complete (temp file, fsync, os.replace), so a
+  killed process never leaves a half-written result behind.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import mimetypes
+import os
+import re
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import anyio
+import httpx
+
+logger = logging.getLogger(__name__)
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+MAX_REDIRECTS = 5
+_IETF_PROTOCOL_ASSIGNMENTS = ipaddress.ip_network("192.0.0.0/24")
+_SAFE_STEM = re.compile(r"[^A-Za-z0-9._-]+")
+_EXTENSIONS = {
+    "jpeg": "jpg",
+    "jpg": "jpg",
+    "png": "png",
+    "webp": "webp",
+    "avif": "avif",
+    "gif": "gif",
+    "pdf": "pdf",
+    "pptx": "pptx",
+    "zip": "zip",
+    "mp4": "mp4",
+    "html5": "zip",
+}
+
+
+class DownloadError(Exception):
+    """A download that was refused or failed; the message is safe to show."""
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+def is_public_address(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    # CPython 3.11's is_global calls 192.0.0.0/24 (IETF protocol assignments) global (gh-113171).
+    if isinstance(ip, ipaddress.IPv4Address) and ip in _IETF_PROTOCOL_ASSIGNMENTS:
+        return False
+    return ip.is_global and not ip.is_multicast
+
+
+def safe_stem(text: str, limit: int = 60) -> str:
+    """A file-name stem from untrusted text: no separators, no dots at the ends, bounded length."""
+    stem = _SAFE_STEM.sub("-", text).strip("-._")[:limit]
+    return stem or "file"
+
+
+def extension_for(file_type: str | None, url: str) -> str:
+    if file_type and file_type.lower() in _EXTENSIONS:
+        return _EXTENSIONS[file_type.lower()]
+    suffix = Path(urlsplit(url).path).suffix.lstrip(".").lower()
+    return _EXTENSIONS.get(suffix, "bin")
+
+
+@dataclass
+class DownloadResult:
+    path: Path
+    size_bytes: int
+    mime_type: str | None
+
+
+@dataclass
+class Downloader:
+    client: httpx.AsyncClient
+    output_dir: Path
+    allowed_origins: set[str] = field(default_factory=set[str])
+    resolver: Resolver = system_resolver
+    max_bytes: int = 2 * 1024**3
+
+    async def check_url(self, url: str) -> None:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}".lower()
+        if origin in self.allowed_origins:
+            return
+        if parts.scheme != "https":
+            raise DownloadError("Refused to download a non-https URL.")
+        host = parts.hostname
+        if not host:
+            raise DownloadError("Refused to download a URL without a host.")
+        addresses = await self.resolver(host, parts.port or 443)
+        if not addresses or not all(is_public_address(a) for a in addresses):
+            raise DownloadError("Refused to download from a host that resolves to a private or local address.")
+
+    async def fetch(self, url: str, target: Path) -> DownloadResult:
+        """Stream `url` to `target` atomically, following at most MAX_REDIRECTS checked redirects."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        current = url
+        for _ in range(MAX_REDIRECTS + 1):
+            await self.check_url(current)
+            async with self.client.stream("GET", current, follow_redirects=False) as response:
+                if response.is_redirect:
+                    location = response.headers.get("location")
+                    if not location:
+                        raise DownloadError("The file server sent a redirect without a location.")
+                    current = urljoin(current, location)
+                    continue
+                if response.status_code != 200:
+                    raise DownloadError(f"The file server answered HTTP {response.status_code}.")
+                declared = response.headers.get("content-length")
+                if declared and declared.isdigit() and int(declared) > self.max_bytes:
+                    raise DownloadError("The file is larger than the download limit.")
+                size = await self._write_atomically(response, target)
+                mime = response.headers.get("content-type", "").split(";")[0].strip() or None
+                return DownloadResult(path=target, size_bytes=size, mime_type=mime or _guess_mime(target))
+        raise DownloadError("Too many redirects.")
+
+    async def _write_atomically(self, response: httpx.Response, target: Path) -> int:
+        temp = target.with_name(f".{target.name}.part-{os.getpid()}")
+        size = 0
+        try:
+            with temp.open("wb") as handle:
+                async for chunk in response.aiter_bytes(1024 * 256):
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise DownloadError("The file is larger than the download limit.")
+                    handle.write(chunk)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, target)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        return size
+
+    def target_for(self, provider: str, job_token: str, label: str, index: int, extension: str) -> Path:
+        """The server picks every name: `<output>/<provider>/<job>/<nn>-<label>.<ext>`; nothing escapes the root."""
+        folder = self.output_dir / provider / safe_stem(job_token, 80)
+        path = (folder / f"{index:02d}-{safe_stem(label)}.{extension}").resolve()
+        root = self.output_dir.resolve()
+        if not path.is_relative_to(root):
+            raise DownloadError("Refused a file name outside the output directory.")
+        return path
+
+
+def _guess_mime(path: Path) -> str | None:
+    return mimetypes.guess_type(path.name)[0]
+
+
+def sweep_partial_files(root: Path) -> int:
+    """Remove temp files a killed process left behind; they never carry a final name."""
+    removed = 0
+    if not root.exists():
+        return 0
+    for temp in root.rglob(".*.part-*"):
+        temp.unlink(missing_ok=True)
+        removed += 1
+    if removed:
+        logger.info("removed %d partial download(s) left by an earlier run", removed)
+    return removed
