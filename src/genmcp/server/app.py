@@ -69,6 +69,7 @@ def build_server(
     from genmcp.server.handlers import pump_job_notifications, register_protocol_handlers
     from genmcp.tools import register_tools
     from genmcp.tools.resources import register_resources
+    from genmcp.tools.validation import install_argument_validation
 
     own_runtime = runtime or Runtime(settings, transports=transports, sandbox_job_seconds=sandbox_job_seconds)
 
@@ -92,6 +93,7 @@ def build_server(
     )
     enabled = enabled_providers(settings)
     register_tools(server, own_runtime, enabled)
+    install_argument_validation(server)
     register_resources(server, own_runtime)
     register_prompts(server, enabled)
     subscriptions = register_protocol_handlers(server)

@@ -78,14 +78,14 @@ class Runtime:
         try:
             yield self
         finally:
-            with anyio.CancelScope(shield=True):
-                async with self._lock:
-                    self._users -= 1
-                    if self._users == 0 and self._stack is not None:
-                        stack, self._stack = self._stack, None
-                        await stack.aclose()
-                        self._engine = None
-                        self.started = anyio.Event()
+            # No lock or shield here: the task group inside the stack must be exited from the
+            # same cancel scope it was entered in, and this runs in a single event loop anyway.
+            self._users -= 1
+            if self._users == 0 and self._stack is not None:
+                stack, self._stack = self._stack, None
+                self._engine = None
+                self.started = anyio.Event()
+                await stack.aclose()
 
     async def _start(self, stack: contextlib.AsyncExitStack) -> None:
         settings = self.settings
