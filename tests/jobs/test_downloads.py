@@ -3,12 +3,23 @@ from pathlib import Path
 import httpx
 import pytest
 
-from genmcp.jobs.downloads import DownloadError, Downloader, is_public_address, safe_stem, sweep_partial_files
+from genmcp.jobs.downloads import Downloader, DownloadError, is_public_address, safe_stem, sweep_partial_files
 
 
 @pytest.mark.parametrize(
     "address",
-    ["127.0.0.1", "10.0.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "::1", "::ffff:127.0.0.1", "fe80::1", "192.0.0.8"],
+    [
+        "127.0.0.1",
+        "10.0.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "::1",
+        "::ffff:127.0.0.1",
+        "fe80::1",
+        "192.0.0.8",
+    ],
 )
 def test_private_and_special_addresses_are_not_public(address: str) -> None:
     assert not is_public_address(address)
@@ -19,7 +30,9 @@ def test_public_addresses_are_public() -> None:
     assert is_public_address("2606:4700::1111")
 
 
-@pytest.mark.parametrize("text", ["../../etc/passwd", "..\\..\\x", "/abs/path", "C:\\x", "a/b", "name\nwith newline", "x" * 300])
+@pytest.mark.parametrize(
+    "text", ["../../etc/passwd", "..\\..\\x", "/abs/path", "C:\\x", "a/b", "name\nwith newline", "x" * 300]
+)
 def test_file_name_stems_cannot_escape_or_grow(text: str) -> None:
     stem = safe_stem(text)
     assert "/" not in stem and "\\" not in stem and "\n" not in stem

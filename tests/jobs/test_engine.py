@@ -101,6 +101,7 @@ async def test_wait_reports_progress_and_returns_running_when_the_budget_ends(tm
     async def progress(done: float, total: float, message: str) -> None:
         seen.append((done, total, message))
 
+    result = record
     async with anyio.create_task_group() as group:
         group.start_soon(run_scheduler, engine)
         result = await engine.wait(record.job_id, 0.3, progress)
@@ -145,7 +146,9 @@ async def test_delete_removes_history_files_and_reports_upstream(tmp_path: Path)
         engine.get(record.job_id)
 
 
-@pytest.mark.parametrize("job_id", ["nonsense", "gamma:", "other:abc", "gamma:../../etc", "gamma:missing", "abyssale:x' OR 1=1"])
+@pytest.mark.parametrize(
+    "job_id", ["nonsense", "gamma:", "other:abc", "gamma:../../etc", "gamma:missing", "abyssale:x' OR 1=1"]
+)
 async def test_unknown_or_malformed_ids_are_not_found_with_one_message(tmp_path: Path, job_id: str) -> None:
     engine = _engine(tmp_path, FakeAdapter())
     with pytest.raises(JobNotFoundError) as caught:
@@ -157,7 +160,9 @@ async def test_restart_marks_interrupted_creates_unknown_and_resumes_running_job
     adapter = FakeAdapter(polls_until_done=1)
     engine = _engine(tmp_path, adapter)
     running = await engine.create("gamma", "generation", {}, kind="presentation", title="running")
-    stranded = engine.store.insert_intent(provider="gamma", operation="generation", kind="presentation", title="x", request={})
+    stranded = engine.store.insert_intent(
+        provider="gamma", operation="generation", kind="presentation", title="x", request={}
+    )
     engine.store.close()
     restarted = _engine(tmp_path, adapter)
     restarted.recover()

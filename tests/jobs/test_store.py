@@ -6,7 +6,9 @@ from genmcp.providers.base import RemoteState
 
 def test_intent_row_survives_reopening_the_database(tmp_path: Path) -> None:
     store = JobStore(tmp_path / "jobs.sqlite3")
-    record = store.insert_intent(provider="gamma", operation="generation", kind="presentation", title="Q3", request={"a": 1})
+    record = store.insert_intent(
+        provider="gamma", operation="generation", kind="presentation", title="Q3", request={"a": 1}
+    )
     store.close()
     reopened = JobStore(tmp_path / "jobs.sqlite3")
     found = reopened.get(record.job_id)
@@ -35,8 +37,12 @@ def test_saved_state_and_new_job_id_round_trip(tmp_path: Path) -> None:
 def test_list_filters_pages_and_escapes_wildcards(tmp_path: Path) -> None:
     store = JobStore(tmp_path / "jobs.sqlite3")
     for n in range(5):
-        store.insert_intent(provider="gamma", operation="generation", kind="presentation", title=f"deck {n}", request={}, now=n)
-    store.insert_intent(provider="abyssale", operation="render_async", kind="design", title="100% banner", request={}, now=10)
+        store.insert_intent(
+            provider="gamma", operation="generation", kind="presentation", title=f"deck {n}", request={}, now=n
+        )
+    store.insert_intent(
+        provider="abyssale", operation="render_async", kind="design", title="100% banner", request={}, now=10
+    )
     page, more = store.list(providers=["gamma"], limit=2)
     assert [r.title for r in page] == ["deck 4", "deck 3"] and more
     page, more = store.list(providers=["gamma"], limit=2, offset=4)

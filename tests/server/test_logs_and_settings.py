@@ -7,7 +7,15 @@ from genmcp.server.settings import Settings
 
 def test_formatter_redacts_configured_secrets_and_key_shapes() -> None:
     formatter = RedactingFormatter(["canary-secret-123"], "%(message)s")
-    record = logging.LogRecord("x", logging.INFO, __file__, 1, "key=%s other=%s hdr X-API-KEY: abc", ("canary-secret-123", "sk-gamma-zzzzzz"), None)
+    record = logging.LogRecord(
+        "x",
+        logging.INFO,
+        __file__,
+        1,
+        "key=%s other=%s hdr X-API-KEY: abc",
+        ("canary-secret-123", "sk-gamma-zzzzzz"),
+        None,
+    )
     text = formatter.format(record)
     assert "canary-secret-123" not in text
     assert "sk-gamma-zzzzzz" not in text

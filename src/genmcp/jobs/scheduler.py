@@ -29,7 +29,7 @@ def next_interval(engine: JobEngine, record: JobRecord) -> float:
     interval = adapter.schedule.interval(record.poll_count)
     if isinstance(adapter, PollPacer):
         interval = max(interval, adapter.poll_delay_floor())
-    return interval + random.uniform(0, adapter.schedule.jitter)
+    return (interval + random.uniform(0, adapter.schedule.jitter)) * engine.interval_scale
 
 
 async def poll_job(engine: JobEngine, record: JobRecord, *, explicit: bool = False) -> JobRecord:

@@ -63,15 +63,22 @@ def build_server(
     runtime: Runtime | None = None,
     transports: TransportFactory | None = None,
     sandbox_job_seconds: float | None = None,
+    poll_interval_scale: float = 1.0,
 ) -> MCPServer[Runtime]:
     """A fresh server. `runtime` may be shared (HTTP app); otherwise one is made for this server."""
     from genmcp.prompts import register_prompts
     from genmcp.server.handlers import pump_job_notifications, register_protocol_handlers
+    from genmcp.server.tasks import TasksExtension
     from genmcp.tools import register_tools
     from genmcp.tools.resources import register_resources
     from genmcp.tools.validation import install_argument_validation
 
-    own_runtime = runtime or Runtime(settings, transports=transports, sandbox_job_seconds=sandbox_job_seconds)
+    own_runtime = runtime or Runtime(
+        settings,
+        transports=transports,
+        sandbox_job_seconds=sandbox_job_seconds,
+        poll_interval_scale=poll_interval_scale,
+    )
 
     bus = InMemorySubscriptionBus()
 
@@ -90,6 +97,7 @@ def build_server(
         lifespan=lifespan,
         subscriptions=bus,
         log_level=_sdk_level(settings.log_level),
+        extensions=[TasksExtension(own_runtime)],
     )
     enabled = enabled_providers(settings)
     register_tools(server, own_runtime, enabled)

@@ -149,19 +149,23 @@ async def _simulator(name: str, host: str, port: int, job_seconds: float | None)
     from genmcp.server.sandbox import SANDBOX_KEYS
     from genmcp.simulators.common import serve_forever
 
-    seconds: dict[str, float] = {} if job_seconds is None else {"job_seconds": job_seconds}
+    public = f"http://{host}:{port}"
+    key: str
     if name == "gamma":
         from genmcp.simulators.gamma import create_gamma_app
 
-        app = create_gamma_app(api_key=SANDBOX_KEYS["gamma"], **seconds)
+        key = SANDBOX_KEYS["gamma"]
+        app = create_gamma_app(api_key=key, job_seconds=job_seconds or 6.0, public_base_url=public)
     elif name == "abyssale":
         from genmcp.simulators.abyssale import create_abyssale_app
 
-        app = create_abyssale_app(api_key=SANDBOX_KEYS["abyssale"], **seconds)
+        key = SANDBOX_KEYS["abyssale"]
+        app = create_abyssale_app(api_key=key, job_seconds=job_seconds or 4.0, public_base_url=public)
     else:
         from genmcp.simulators.banatie import create_banatie_app
 
-        app = create_banatie_app(api_key=SANDBOX_KEYS["banatie"], **seconds)
-    sys.stderr.write(f"{name} simulator on http://{host}:{port} (API key: {SANDBOX_KEYS[name]!r})\n")
+        key = SANDBOX_KEYS["banatie"]
+        app = create_banatie_app(api_key=key, job_seconds=job_seconds or 2.0, public_base_url=public)
+    sys.stderr.write(f"{name} simulator on {public} (API key: {key!r}; it is a sandbox key, not a secret)\n")
     await serve_forever(app, host, port)
     return 0

@@ -40,11 +40,11 @@ async def call_tool(settings: Settings, name: str, arguments: dict[str, Any], un
 
     async with Client(build_server(settings)) as client:
         result = await client.call_tool(name, arguments, progress_callback=on_progress)
-        structured = result.structured_content
+        structured: dict[str, Any] | None = result.structured_content
         while (
             until_done
             and not result.is_error
-            and isinstance(structured, dict)
+            and structured is not None
             and structured.get("job_id")
             and structured.get("status") not in TERMINAL
         ):

@@ -42,11 +42,13 @@ class Runtime:
         transports: TransportFactory | None = None,
         sandbox_job_seconds: float | None = None,
         scheduler: bool = True,
+        poll_interval_scale: float = 1.0,
     ) -> None:
         self.settings = settings
         self._transports = transports
         self._sandbox_job_seconds = sandbox_job_seconds
         self._run_scheduler = scheduler
+        self._poll_interval_scale = poll_interval_scale
         self._users = 0
         self._stack: contextlib.AsyncExitStack | None = None
         self._lock = anyio.Lock()
@@ -133,7 +135,7 @@ class Runtime:
         sweep_partial_files(settings.output_dir)
         store = JobStore(settings.store_path if settings.persist else None)
         stack.callback(store.close)
-        engine = JobEngine(store, adapters, downloader)
+        engine = JobEngine(store, adapters, downloader, interval_scale=self._poll_interval_scale)
         engine.recover()
         self._engine = engine
         if self._run_scheduler:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.mcpserver import Context
@@ -14,6 +15,9 @@ from genmcp.tools.errors import InputError
 
 if TYPE_CHECKING:
     from genmcp.server.runtime import Runtime
+
+# Set by the tasks extension: the client follows the job itself, so tools answer at once.
+DEFER_WAIT: ContextVar[bool] = ContextVar("genmcp_defer_wait", default=False)
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 LOCAL_READ_ONLY = ToolAnnotations(
@@ -57,6 +61,8 @@ async def wait_for(
 ) -> JobRecord:
     """Wait within the call budget, sending readable progress notifications; never loses the job."""
     budget = runtime.settings.wait_seconds if wait_seconds is None else min(wait_seconds, WAIT_CAP_SECONDS)
+    if DEFER_WAIT.get():
+        budget = 0
     if budget <= 0 or record.status not in ("running", "submitting"):
         return record
 

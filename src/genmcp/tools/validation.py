@@ -35,10 +35,11 @@ def install_argument_validation(server: MCPServer[Any]) -> None:
     async def validate_tool_arguments(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         params: Any = ctx.params
         if ctx.method == "tools/call" and isinstance(params, dict):
-            name: Any = params.get("name")  # pyright: ignore[reportUnknownMemberType]
-            arguments: Any = params.get("arguments") or {}  # pyright: ignore[reportUnknownMemberType]
+            raw: dict[str, Any] = params  # pyright: ignore[reportUnknownVariableType] - raw JSON-RPC params
+            name = raw.get("name")
+            arguments: Any = raw.get("arguments") or {}
             tool = manager.get_tool(name) if isinstance(name, str) else None
-            if tool is not None and isinstance(arguments, dict):
+            if tool is not None and isinstance(name, str) and isinstance(arguments, dict):
                 try:
                     tool.fn_metadata.validate_arguments(arguments)  # pyright: ignore[reportUnknownArgumentType]
                 except ValidationError as err:
