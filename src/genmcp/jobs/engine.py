@@ -20,8 +20,8 @@ import anyio
 from genmcp.jobs.downloads import Downloader, DownloadError, extension_for
 from genmcp.jobs.models import JobKind, JobRecord, make_job_id, parse_job_id
 from genmcp.jobs.store import JobStore
-from genmcp.providers.base import JobAdapter, ProviderName, Reconciler, RemoteState, Submitted
-from genmcp.providers.errors import PROVIDER_LABELS, ProviderError, ProviderNotConfiguredError
+from genmcp.providers.base import CallbackSubmitter, JobAdapter, ProviderName, Reconciler, RemoteState, Submitted
+from genmcp.providers.errors import PROVIDER_LABELS, ProviderError, ProviderNotConfiguredError, ProviderNotFoundError
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,8 @@ class JobEngine:
         self.clock = clock
         # Test and benchmark knob: shrinks every poll interval by this factor (1.0 in production).
         self.interval_scale = interval_scale
+        # Set by the runtime when the server has a public URL: where a provider may call back.
+        self.callback_url_for: Callable[[JobRecord], str | None] | None = None
         self._events: dict[str, anyio.Event] = {}
         self._listeners: list[ChangeListener] = []
         self.wake = anyio.Event()
@@ -132,8 +134,12 @@ class JobEngine:
             parent_job_id=parent_job_id,
             now=self.clock(),
         )
+        callback_url = self.callback_url_for(record) if self.callback_url_for is not None else None
         try:
-            submitted = await adapter.submit(operation, request)
+            if callback_url and isinstance(adapter, CallbackSubmitter):
+                submitted = await adapter.submit_with_callback(operation, request, callback_url)
+            else:
+                submitted = await adapter.submit(operation, request)
         except ProviderError as err:
             if err.outcome_unknown:
                 return self._mark_unknown(record, err.for_model())
@@ -263,6 +269,20 @@ class JobEngine:
             record.status = "failed"
             return self._save(record)
         return await self.accept(record, found)
+
+    async def adopt(self, provider: ProviderName, upstream_id: str, *, operation: str, kind: JobKind) -> JobRecord:
+        """Start tracking a job made elsewhere (e.g. in Banatie's own app) so lifecycle tools work on it."""
+        adapter = self.adapter(provider)
+        try:
+            state = await adapter.fetch(operation, upstream_id)
+        except ProviderNotFoundError:
+            raise JobNotFoundError(make_job_id(provider, upstream_id)) from None
+        title = str(state.details.get("original_prompt") or state.details.get("prompt") or upstream_id)[:80]
+        record = self.store.insert_intent(
+            provider=provider, operation=operation, kind=kind, title=title, request={"adopted": True}, now=self.clock()
+        )
+        record.warnings.append("Made outside this server; tracked from now on.")
+        return await self.accept(record, Submitted(upstream_id=upstream_id, state=state))
 
     # -- waiting --------------------------------------------------------------------------------
 

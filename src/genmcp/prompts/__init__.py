@@ -17,12 +17,25 @@ def register_prompts(server: MCPServer[Any], enabled: list[ProviderName]) -> Non
             title="Presentation from notes",
             description="Turn notes or an outline into a Gamma presentation, exported as PDF or PPTX.",
         )
-        def deck_from_notes(notes: str, cards: str = "10", audience: str = "", export: str = "pdf") -> str:
+        def deck_from_notes(
+            notes: str,
+            cards: str = "10",
+            audience: str = "",
+            export: str = "pdf",
+            theme_id: str = "",
+            folder_id: str = "",
+        ) -> str:
             who = f" for {audience}" if audience else ""
+            theme = (
+                f"Use theme_id '{theme_id}'. "
+                if theme_id
+                else "If the user has a brand theme, find it first with gamma_list_themes and pass its theme_id. "
+            )
+            folder = f"Store it in folder_ids ['{folder_id}']. " if folder_id else ""
             return (
                 f"Make a {cards}-card presentation{who} from the notes below with gamma_create_generation "
                 f"(format 'presentation', num_cards {cards}, text_mode 'generate', export_as '{export}'). "
-                "If the user has a brand theme, find it first with gamma_list_themes and pass its theme_id. "
+                f"{theme}{folder}"
                 "If the call returns status 'running', call wait_for_generation with the job id until it is "
                 "completed, then give the user the gamma_url and the exported file's local path.\n\n"
                 f"Notes:\n{notes}"
@@ -55,12 +68,20 @@ def register_prompts(server: MCPServer[Any], enabled: list[ProviderName]) -> Non
             title="A consistent image series",
             description="Create a first Banatie image, then variations that reuse it as a reference by @alias.",
         )
-        def image_series(subject: str, count: str = "3", aspect_ratio: str = "16:9") -> str:
+        def image_series(
+            subject: str, count: str = "3", aspect_ratio: str = "16:9", flow_id: str = "", reference: str = ""
+        ) -> str:
+            start = (
+                f"Work in the existing flow {flow_id} and reuse {reference or 'its images'} as reference. "
+                if flow_id
+                else ""
+            )
+            alias = reference or "@hero"
             return (
-                f"Create an image of {subject} with banatie_create_generation (aspect_ratio {aspect_ratio}) and give "
-                f"it an alias like @hero. Then create {count} variations in the same flow (flow_id from the first "
-                "result), each passing '@hero' in reference_images so the style stays consistent. Show each "
-                "thumbnail and local file as it finishes."
+                f"{start}Create an image of {subject} with banatie_create_generation (aspect_ratio {aspect_ratio}) "
+                f"and give it the alias {alias} unless it exists already. Then create {count} variations in the same "
+                f"flow (flow_id from the first result), each passing '{alias}' in reference_images so the style stays "
+                "consistent. Show each thumbnail and local file as it finishes."
             )
 
         _ = image_series

@@ -122,6 +122,16 @@ class PollPacer(Protocol):
 
 
 @runtime_checkable
+class CallbackSubmitter(Protocol):
+    """Optional: an adapter whose API can call us back when a job finishes (webhooks)."""
+
+    async def submit_with_callback(self, operation: str, request: Mapping[str, Any], callback_url: str) -> Submitted:
+        """Like `submit`, asking the API to POST the result to `callback_url`. The stored request stays
+        without it, so a regenerated or restarted job gets its own URL."""
+        ...
+
+
+@runtime_checkable
 class Reconciler(Protocol):
     """Optional: an adapter that can find out whether an ambiguous create reached the API."""
 

@@ -67,6 +67,7 @@ def build_server(
 ) -> MCPServer[Runtime]:
     """A fresh server. `runtime` may be shared (HTTP app); otherwise one is made for this server."""
     from genmcp.prompts import register_prompts
+    from genmcp.server.completions import register_completions
     from genmcp.server.handlers import pump_job_notifications, register_protocol_handlers
     from genmcp.server.tasks import TasksExtension
     from genmcp.tools import register_tools
@@ -105,6 +106,7 @@ def build_server(
     register_resources(server, own_runtime)
     register_prompts(server, enabled)
     subscriptions = register_protocol_handlers(server)
+    register_completions(server, own_runtime)
     if not enabled:
         logger.warning(
             "no provider configured: set GAMMA_API_KEY, ABYSSALE_API_KEY or BANATIE_API_KEY, or run with --sandbox"

@@ -139,6 +139,9 @@ async def _serve_http(server: MCPServer[Any], runtime: Runtime, host: str, port:
 
     from genmcp.server.http import build_http_app
 
+    if runtime.settings.sandbox and not runtime.settings.public_url:
+        # The sandbox's Abyssale simulator can reach us on loopback, so webhooks work there too.
+        runtime.settings.public_url = f"http://{host}:{port}"
     app = build_http_app(server, runtime, host=host, port=port)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
     logger.info("serving MCP on http://%s:%d/mcp (streamable HTTP) and /sse (legacy SSE)", host, port)

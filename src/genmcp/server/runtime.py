@@ -19,9 +19,11 @@ import httpx
 
 from genmcp.jobs.downloads import Downloader, sweep_partial_files
 from genmcp.jobs.engine import JobEngine
+from genmcp.jobs.models import JobRecord
 from genmcp.jobs.scheduler import run_scheduler
 from genmcp.jobs.store import JobStore
 from genmcp.providers.base import JobAdapter, ProviderName
+from genmcp.providers.errors import ProviderError
 from genmcp.server.settings import Settings
 
 if TYPE_CHECKING:
@@ -57,6 +59,8 @@ class Runtime:
         self.abyssale: AbyssaleClient | None = None
         self.banatie: BanatieClient | None = None
         self._engine: JobEngine | None = None
+        # Abyssale webhook signing secrets (current and, during a rotation, previous); empty = unsigned.
+        self.abyssale_webhook_secrets: list[str] = []
         self.started_at = 0.0
 
     @property
@@ -121,7 +125,7 @@ class Runtime:
                     banatie.base_url,
                     banatie.api_key.get_secret_value(),
                     transport=self._transport("banatie"),
-                    allow_private_hosts=settings.sandbox,
+                    allow_private_hosts=settings.sandbox or bool(settings.trusted_download_origins),
                 )
             )
             self.banatie, adapters["banatie"] = client, adapter
@@ -138,6 +142,7 @@ class Runtime:
         engine = JobEngine(store, adapters, downloader, interval_scale=self._poll_interval_scale)
         engine.recover()
         self._engine = engine
+        await self._enable_webhooks(engine)
         if self._run_scheduler:
             group = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(group.cancel_scope.cancel)
@@ -150,6 +155,26 @@ class Runtime:
             settings.sandbox,
             settings.store_path if settings.persist else "memory",
         )
+
+    async def _enable_webhooks(self, engine: JobEngine) -> None:
+        """With a public URL, async Abyssale renders report back; polling remains the fallback."""
+        public_url = self.settings.public_url
+        if not public_url or self.abyssale is None:
+            return
+        try:
+            secret = await self.abyssale.get_signing_secret()
+        except ProviderError as err:
+            logger.warning("Abyssale signing secret unavailable (%r); webhook bodies will be confirmed by a poll", err)
+        else:
+            self.abyssale_webhook_secrets = [secret.secret]
+
+        def callback_url_for(record: JobRecord) -> str | None:
+            if record.provider != "abyssale" or not record.webhook_token:
+                return None
+            return f"{public_url}/webhooks/abyssale/{record.webhook_token}"
+
+        engine.callback_url_for = callback_url_for
+        logger.info("Abyssale webhooks enabled at %s/webhooks/abyssale/<token>", public_url)
 
     def _transport(self, provider: ProviderName) -> httpx.AsyncBaseTransport | None:
         return self._transports(provider) if self._transports else None

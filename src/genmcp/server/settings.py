@@ -32,6 +32,7 @@ ENVIRONMENT: dict[str, str] = {
     "GENMCP_LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR (default INFO); logs go to stderr, keys redacted.",
     "GENMCP_AUTH_TOKEN": "HTTP transports: bearer token clients must send. Required to bind beyond loopback.",
     "GENMCP_PUBLIC_URL": "HTTP transports: public base URL of this server, enabling Abyssale webhooks (callback_url).",
+    "GENMCP_TRUSTED_ORIGINS": "Comma list of origins (http://127.0.0.1:8101) trusted for downloads and reference URLs although local: for a separately run simulator.",
     "GENMCP_ALLOWED_HOSTS": "HTTP transports: extra Host header values to accept (comma list), e.g. a reverse proxy name.",
 }
 
@@ -106,4 +107,7 @@ class Settings(BaseModel):
             auth_token=SecretStr(token) if token else None,
             public_url=(env.get("GENMCP_PUBLIC_URL") or "").rstrip("/") or None,
             allowed_hosts=[h.strip() for h in env.get("GENMCP_ALLOWED_HOSTS", "").split(",") if h.strip()],
+            trusted_download_origins={
+                o.strip().rstrip("/").lower() for o in env.get("GENMCP_TRUSTED_ORIGINS", "").split(",") if o.strip()
+            },
         )

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
-from genmcp.jobs.models import Job, JobKind, JobStatus, utc_iso
+from genmcp.jobs.engine import JobNotFoundError
+from genmcp.jobs.models import Job, JobIdError, JobKind, JobRecord, JobStatus, parse_job_id, utc_iso
+from genmcp.providers.banatie.adapter import BanatieAdapter
 from genmcp.providers.base import ProviderName
 from genmcp.tools.common import (
     DELETES,
@@ -24,7 +26,7 @@ from genmcp.tools.common import (
     wait_for,
 )
 from genmcp.tools.confirm import Confirmation, confirmation_outcome
-from genmcp.tools.errors import tool_errors
+from genmcp.tools.errors import InputError, tool_errors
 from genmcp.tools.results import job_result
 
 if TYPE_CHECKING:
@@ -40,6 +42,7 @@ class JobSummary(BaseModel):
     created_at: str | None
     file_count: int
     first_file: str | None = Field(default=None, description="Local path (or URL) of the first result file.")
+    tracked: bool = Field(default=True, description="False for provider history this server does not track yet.")
 
 
 class JobPage(BaseModel):
@@ -47,6 +50,52 @@ class JobPage(BaseModel):
     has_more: bool
     next_cursor: str | None = Field(description="Pass back as cursor for the next page; null on the last page.")
     note: str | None = None
+
+
+async def adopt_if_remote(runtime: Runtime, job_id: str) -> JobRecord:
+    """A Banatie generation this server did not make (listed with source='banatie') becomes tracked."""
+    try:
+        provider, token = parse_job_id(job_id)
+    except JobIdError:
+        raise JobNotFoundError(job_id) from None
+    if provider != "banatie" or "banatie" not in runtime.engine.adapters or token.startswith("pending-"):
+        raise JobNotFoundError(job_id)
+    return await runtime.engine.adopt("banatie", token, operation="generation", kind="image")
+
+
+async def banatie_history(
+    runtime: Runtime, status: str | None, flow_id: str | None, limit: int, offset: int
+) -> JobPage:
+    adapter = runtime.engine.adapters.get("banatie")
+    if not isinstance(adapter, BanatieAdapter):
+        raise InputError("Banatie is not configured on this server, so its history cannot be listed.")
+    remote_status = {"running": "processing", "completed": "success", "failed": "failed"}.get(status or "")
+    page = await adapter.list_remote(flow_id=flow_id, status=remote_status, limit=limit, offset=offset)
+    items: list[JobSummary] = []
+    for item in page.items:
+        job_id = f"banatie:{item.upstream_id}"
+        local = runtime.engine.store.get(job_id)
+        state = item.state
+        items.append(
+            JobSummary(
+                job_id=job_id,
+                provider="banatie",
+                kind="image",
+                title=item.prompt[:80],
+                status=local.status if local else state.status,
+                created_at=item.created_at,
+                file_count=len(state.outputs),
+                first_file=state.outputs[0].url if state.outputs else None,
+                tracked=local is not None,
+            )
+        )
+    more = page.pagination.has_more
+    return JobPage(
+        items=items,
+        has_more=more,
+        next_cursor=encode_offset(offset + len(items)) if more else None,
+        note="Banatie's own history. Untracked items can be opened with get_generation, which starts tracking them.",
+    )
 
 
 class DeleteResult(BaseModel):
@@ -74,7 +123,10 @@ def register_lifecycle_tools(server: MCPServer[Any], runtime: Runtime) -> None:
         refresh: Annotated[bool, Field(description="Ask the provider now instead of using the kept state.")] = False,
     ) -> Annotated[CallToolResult, Job]:
         with tool_errors():
-            record = await runtime.engine.refresh(job_id) if refresh else runtime.engine.get(job_id)
+            try:
+                record = await runtime.engine.refresh(job_id) if refresh else runtime.engine.get(job_id)
+            except JobNotFoundError:
+                record = await adopt_if_remote(runtime, job_id)
             return job_result(record)
 
     @server.tool(
@@ -84,7 +136,9 @@ def register_lifecycle_tools(server: MCPServer[Any], runtime: Runtime) -> None:
         description=(
             "List jobs made through this server, newest first, from its durable local history (survives restarts). "
             "Filter by provider, status, kind or a text in the title. Returns job ids for get_generation, "
-            "wait_for_generation, regenerate_generation and delete_generation. Paged: pass next_cursor back as cursor."
+            "wait_for_generation, regenerate_generation and delete_generation. Paged: pass next_cursor back as cursor. "
+            "source='banatie' lists Banatie's own generation history instead (including images made elsewhere; "
+            "each costs nothing but one of Banatie's 100 hourly requests); open one with get_generation to track it."
         ),
     )
     async def list_generations(
@@ -94,9 +148,17 @@ def register_lifecycle_tools(server: MCPServer[Any], runtime: Runtime) -> None:
         query: Annotated[str | None, Field(max_length=200, description="Text to find in titles or ids.")] = None,
         limit: Limit = 20,
         cursor: Cursor = None,
+        source: Annotated[
+            Literal["local", "banatie"], Field(description="local: this server's history; banatie: Banatie's own.")
+        ] = "local",
+        flow_id: Annotated[
+            str | None, Field(default=None, max_length=100, description="With source='banatie': only this flow.")
+        ] = None,
     ) -> JobPage:
         with tool_errors():
             offset = decode_offset(cursor)
+            if source == "banatie":
+                return await banatie_history(runtime, status, flow_id, limit, offset)
             records, has_more = runtime.engine.store.list(
                 providers=[provider] if provider else None,
                 statuses=[status] if status else None,

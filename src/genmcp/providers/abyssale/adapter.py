@@ -185,6 +185,13 @@ class AbyssaleAdapter:
             self._expected[request_id] = count
         return Submitted(upstream_id=request_id)
 
+    async def submit_with_callback(self, operation: str, request: Mapping[str, Any], callback_url: str) -> Submitted:
+        """Async renders report to `callback_url` when done; a sync render answers at once anyway."""
+        if operation not in ("render_async", "render_multipage"):
+            return await self.submit(operation, request)
+        design_id, body = _unpack(request)
+        return await self.submit(operation, {"design_id": design_id, "body": {**body, "callback_url": callback_url}})
+
     async def fetch(self, operation: str, upstream_id: str) -> RemoteState:
         if operation == "render_sync":
             return banner_state(await self.client.get_banner(upstream_id))
