@@ -3,10 +3,9 @@ workspace (so unit tests and the simulator describe the same designs)."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from typing import Any, cast
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -15,21 +14,12 @@ from genmcp.providers.abyssale import AbyssaleAdapter, AbyssaleClient, open_abys
 from genmcp.providers.abyssale.models import DesignDetail
 from genmcp.simulators import abyssale_data
 from genmcp.simulators.abyssale_data import SimDesign
+from tests.scripted_http import Answer, Script, Sleeps, reply
 
 KEY = "abyssale-test-KEY-0123456789abcdef"
 BASE = "https://abyssale.test"
 REQUEST_ID = "7f0c1c9e-2f7b-4d0e-9a61-3c2b1d0e9f8a"
 BANNER_ID = "d2b7a4c1-6e3f-4a58-9b0c-1e2f3a4b5c6d"
-
-Answer = httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]
-
-
-def reply(status: int = 200, body: Any = None, **headers: str) -> httpx.Response:
-    """A JSON answer (or text when `body` is a str); header names use `_` for `-`."""
-    head = {name.replace("_", "-"): value for name, value in headers.items()}
-    if isinstance(body, str):
-        return httpx.Response(status, text=body, headers=head)
-    return httpx.Response(status, json=body if body is not None else {}, headers=head)
 
 
 def api_error(status: int, code: str, message: str = "nope", errors: list[Any] | None = None, **headers: str):
@@ -71,36 +61,6 @@ def status_body(finalized: bool, banners: list[dict[str, Any]], errors: list[dic
     if errors:
         body["errors"] = errors
     return body
-
-
-@dataclass
-class Script:
-    """Answers requests from a queue; the last answer repeats. Records every request."""
-
-    answers: list[Answer] = field(default_factory=list[Answer])
-    requests: list[httpx.Request] = field(default_factory=list[httpx.Request])
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        if not self.answers:
-            raise AssertionError(f"unexpected request {request.method} {request.url}")
-        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
-        if isinstance(answer, Exception):
-            raise answer
-        if isinstance(answer, httpx.Response):
-            return answer
-        return answer(request)
-
-    def body(self, index: int = -1) -> dict[str, Any]:
-        return cast(dict[str, Any], json.loads(self.requests[index].content))
-
-
-@dataclass
-class Sleeps:
-    delays: list[float] = field(default_factory=list[float])
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
 
 
 @dataclass
