@@ -164,8 +164,10 @@ class JobEngine:
         adapter = self.adapter(record.provider)
         new_id = make_job_id(record.provider, submitted.upstream_id)
         existing = self.store.get(new_id)
-        if existing is None or existing.local_id == record.local_id:
-            record.job_id = new_id
+        if existing is not None and existing.local_id != record.local_id:
+            # The API reused an id another job owns (an in-place re-render): keep ids unique per job.
+            new_id = f"{new_id}@{record.local_id[:8]}"
+        record.job_id = new_id
         record.upstream_id = submitted.upstream_id
         record.status = "running"
         record.error = None
@@ -204,7 +206,8 @@ class JobEngine:
         from genmcp.jobs.models import JobFile
 
         files: list[JobFile] = []
-        token = record.upstream_id or record.local_id
+        # Per job, not per upstream id: two jobs may share an upstream id, never a folder.
+        token = record.job_id.split(":", 1)[1]
         for index, output in enumerate(state.outputs, start=1):
             item = JobFile(
                 label=output.label,

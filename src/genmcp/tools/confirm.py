@@ -36,12 +36,11 @@ def describe_deletion(runtime: Runtime, job_id: str) -> str:
     )
 
 
-async def ask_to_confirm(
-    job_id: str, ctx: Context[Any, Any]
-) -> Elicit[DeleteConfirmation] | AcceptedElicitation[DeleteConfirmation]:
+async def ask_to_confirm(job_id: str, ctx: Context[Any, Any]) -> Elicit[DeleteConfirmation] | DeleteConfirmation:
     capabilities = ctx.client_capabilities
     if capabilities is None or capabilities.elicitation is None:
-        return AcceptedElicitation(data=DeleteConfirmation(confirm=True))
+        # A plain value is wrapped as an accepted answer by the SDK's resolver.
+        return DeleteConfirmation(confirm=True)
     runtime: Runtime = ctx.request_context.lifespan_context
     return Elicit(describe_deletion(runtime, job_id), DeleteConfirmation)
 

@@ -280,7 +280,7 @@ def check_elements(
     for name, value in elements.items():
         props = as_dict(value)
         if name == "vars":
-            unknown = [v for v in props if detail.variables and v not in detail.variables]
+            unknown = [v for v in props if v not in detail.variables]
             if unknown:
                 known = _listing(list(detail.variables))
                 warnings.append(f"Unknown variables {', '.join(unknown)} (ignored). Variables: {known}.")

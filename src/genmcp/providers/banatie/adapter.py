@@ -136,6 +136,8 @@ class BanatieAdapter:
     provider: ProviderName = "banatie"
     schedule: PollSchedule = PollSchedule(first=3, factor=2, cap=60)
     deadline_seconds: float = 600.0
+    # The engine's regenerate uses the native in-place regenerate (same image id and URL).
+    regenerates_in_place: bool = True
 
     def __init__(
         self,
@@ -225,8 +227,8 @@ class BanatieAdapter:
             return f"Banatie no longer has generation {upstream_id}; nothing was deleted there."
         if alias:
             return (
-                f"Deleted Banatie generation {upstream_id}. The image keeps its alias {alias} and stays available; "
-                f"delete it with the Banatie image delete tool (image id {image_id}) if needed."
+                f"Deleted Banatie generation {upstream_id}. The image keeps its alias {alias} and stays available "
+                f"(image id {image_id}); remove the alias with banatie_set_alias if that name should be free."
             )
         return f"Deleted Banatie generation {upstream_id} and its output image; its CDN URL no longer works."
 
