@@ -26,6 +26,8 @@ from urllib.parse import urljoin, urlsplit
 import anyio
 import httpx
 
+from genmcp.providers.http import RetryPolicy, Sleep, parse_retry_after
+
 logger = logging.getLogger(__name__)
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
@@ -49,6 +51,14 @@ _EXTENSIONS = {
 
 class DownloadError(Exception):
     """A download that was refused or failed; the message is safe to show."""
+
+
+class _TransientDownloadError(Exception):
+    """Worth another try: the file server or the network had a moment."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 async def system_resolver(host: str, port: int) -> list[str]:
@@ -96,6 +106,8 @@ class Downloader:
     allowed_origins: set[str] = field(default_factory=set[str])
     resolver: Resolver = system_resolver
     max_bytes: int = 2 * 1024**3
+    sleep: Sleep = anyio.sleep
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
 
     async def check_url(self, url: str) -> None:
         parts = urlsplit(url)
@@ -112,27 +124,55 @@ class Downloader:
             raise DownloadError("Refused to download from a host that resolves to a private or local address.")
 
     async def fetch(self, url: str, target: Path) -> DownloadResult:
-        """Stream `url` to `target` atomically, following at most MAX_REDIRECTS checked redirects."""
+        """Stream `url` to `target` atomically. Transient failures (network, 5xx, a short 429) are
+        retried like every other GET: up to `policy.max_retries` times with backoff."""
+        attempt = 0
+        while True:
+            try:
+                return await self._fetch_once(url, target)
+            except _TransientDownloadError as err:
+                if attempt >= self.policy.max_retries:
+                    raise DownloadError(f"{err} (gave up after {attempt + 1} tries)") from None
+                await self.sleep(err.retry_after if err.retry_after is not None else self.policy.backoff(attempt))
+                attempt += 1
+
+    async def _fetch_once(self, url: str, target: Path) -> DownloadResult:
         target.parent.mkdir(parents=True, exist_ok=True)
         current = url
         for _ in range(MAX_REDIRECTS + 1):
             await self.check_url(current)
-            async with self.client.stream("GET", current, follow_redirects=False) as response:
-                if response.is_redirect:
-                    location = response.headers.get("location")
-                    if not location:
-                        raise DownloadError("The file server sent a redirect without a location.")
-                    current = urljoin(current, location)
-                    continue
-                if response.status_code != 200:
-                    raise DownloadError(f"The file server answered HTTP {response.status_code}.")
-                declared = response.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > self.max_bytes:
-                    raise DownloadError("The file is larger than the download limit.")
-                size = await self._write_atomically(response, target)
-                mime = response.headers.get("content-type", "").split(";")[0].strip() or None
-                return DownloadResult(path=target, size_bytes=size, mime_type=mime or _guess_mime(target))
+            try:
+                return await self._stream(current, target)
+            except _Redirect as redirect:
+                current = urljoin(current, redirect.location)
+                continue
+            except httpx.TransportError as err:
+                raise _TransientDownloadError(f"The download was interrupted ({type(err).__name__})") from None
         raise DownloadError("Too many redirects.")
+
+    async def _stream(self, current: str, target: Path) -> DownloadResult:
+        async with self.client.stream("GET", current, follow_redirects=False) as response:
+            if response.is_redirect:
+                location = response.headers.get("location")
+                if not location:
+                    raise DownloadError("The file server sent a redirect without a location.")
+                raise _Redirect(location)
+            status = response.status_code
+            if status == 429:
+                wait = parse_retry_after(response.headers.get("retry-after"))
+                if wait is not None and wait > self.policy.retry_after_cap:
+                    raise DownloadError(f"The file server asked to wait {int(wait)} s; try get_generation later.")
+                raise _TransientDownloadError("The file server is rate limiting", wait if wait is not None else 1.0)
+            if status >= 500:
+                raise _TransientDownloadError(f"The file server answered HTTP {status}")
+            if status != 200:
+                raise DownloadError(f"The file server answered HTTP {status}.")
+            declared = response.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > self.max_bytes:
+                raise DownloadError("The file is larger than the download limit.")
+            size = await self._write_atomically(response, target)
+            mime = response.headers.get("content-type", "").split(";")[0].strip() or None
+            return DownloadResult(path=target, size_bytes=size, mime_type=mime or _guess_mime(target))
 
     async def _write_atomically(self, response: httpx.Response, target: Path) -> int:
         temp = target.with_name(f".{target.name}.part-{os.getpid()}")
@@ -160,6 +200,12 @@ class Downloader:
         if not path.is_relative_to(root):
             raise DownloadError("Refused a file name outside the output directory.")
         return path
+
+
+class _Redirect(Exception):  # control flow for a redirect hop, not an error
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
 
 
 def _guess_mime(path: Path) -> str | None:

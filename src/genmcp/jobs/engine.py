@@ -245,6 +245,10 @@ class JobEngine:
         record = self.get(job_id)
         if record.status == "unknown":
             return await self.reconcile(record)
+        if record.status == "completed" and record.state and any(f.download_error for f in record.files):
+            # Downloads that failed earlier get another chance when someone asks.
+            record.files = await self._download_all(record, record.state)
+            return self._save(record)
         if record.upstream_id is None or record.status in ("completed", "failed"):
             return record
         return await poll_job(self, record, explicit=True)

@@ -246,6 +246,21 @@ class UpstreamHttp:
         return PROVIDER_LABELS.get(self.provider, self.provider)
 
 
+def redacting_parser(parse: ErrorParser, secret: str) -> ErrorParser:
+    """Wrap an error parser so the exact API key never survives in upstream text, whatever its shape."""
+    from genmcp.providers.errors import ProviderValidationError
+
+    def parse_redacted(response: httpx.Response) -> ProviderError:
+        error = parse(response)
+        if secret and error.upstream_message and secret in error.upstream_message:
+            error.upstream_message = error.upstream_message.replace(secret, "[redacted]")
+        if secret and isinstance(error, ProviderValidationError):
+            error.issues = [(p.replace(secret, "[redacted]"), m.replace(secret, "[redacted]")) for p, m in error.issues]
+        return error
+
+    return parse_redacted
+
+
 def response_request_id(response: httpx.Response) -> str | None:
     return response.headers.get("x-request-id")
 

@@ -113,8 +113,8 @@ def register_lifecycle_tools(server: MCPServer[Any], runtime: Runtime) -> None:
         description=(
             "Show one job made through this server (any provider): status, progress, result files with local "
             "paths, links, errors and credits. Use it when the user asks about an earlier result. "
-            "refresh=true asks the provider right now (also re-checks timed_out jobs and reconciles 'unknown' "
-            "creates); otherwise it shows the state the server's background poller keeps current. "
+            "refresh=true asks the provider right now (also re-checks timed_out jobs, reconciles 'unknown' "
+            "creates and retries failed downloads); otherwise it shows the state the server's background poller keeps current. "
             "Free: it never creates anything. If still running, call wait_for_generation."
         ),
     )

@@ -2,11 +2,15 @@
 
 The SDK validates tool arguments before our code runs and reports the raw pydantic text (with
 "For further information visit ..." lines and the rejected input). This middleware validates
-the same way first and, on failure, answers with a short sentence per field instead.
+the same way first and, on failure, answers with a short sentence per field instead. It also
+refuses what pydantic lets through: argument names the tool does not take (a misspelt
+`num_card` would otherwise silently fall back to the default) and control characters anywhere.
 """
 
 from __future__ import annotations
 
+import difflib
+import re
 from typing import Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
@@ -17,6 +21,44 @@ from pydantic import ValidationError
 from genmcp.providers.errors import sanitize_upstream_text
 
 MAX_LISTED = 8
+MAX_SCAN_DEPTH = 64
+# Control characters other than tab, newline and carriage return: never meaningful in a prompt,
+# a name or an id, and NUL in particular breaks upstream APIs and logs.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def find_control_characters(value: Any, path: str = "", depth: int = 0) -> str | None:
+    """The path of the first string (key or value) holding a control character, if any."""
+    if depth > MAX_SCAN_DEPTH:
+        return None  # too deep to matter here: schema validation rejects such nesting anyway
+    if isinstance(value, str):
+        return path or "arguments" if _CONTROL.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():  # pyright: ignore[reportUnknownVariableType]
+            where = f"{path}.{key}" if path else str(key)  # pyright: ignore[reportUnknownArgumentType]
+            if isinstance(key, str) and _CONTROL.search(key):
+                return where
+            found = find_control_characters(item, where, depth + 1)
+            if found:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+            found = find_control_characters(item, f"{path}[{index}]", depth + 1)
+            if found:
+                return found
+    return None
+
+
+def unknown_argument_names(schema: dict[str, Any], arguments: dict[str, Any]) -> list[str]:
+    """Names the tool does not take, each with a suggestion when one is close (`num_card` → num_cards)."""
+    known: list[str] = list(schema.get("properties", {}))
+    problems: list[str] = []
+    for name in arguments:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            problems.append(f"'{sanitize_upstream_text(name, 60)}' is not an argument of this tool{hint}")
+    return problems
 
 
 def describe_validation_error(tool: str, error: ValidationError) -> str:
@@ -40,6 +82,17 @@ def install_argument_validation(server: MCPServer[Any]) -> None:
             arguments: Any = raw.get("arguments") or {}
             tool = manager.get_tool(name) if isinstance(name, str) else None
             if tool is not None and isinstance(name, str) and isinstance(arguments, dict):
+                problems = unknown_argument_names(tool.parameters, arguments)  # pyright: ignore[reportUnknownArgumentType]
+                where = find_control_characters(arguments)
+                if where:
+                    problems.append(f"{where} contains control characters (such as NUL); remove them")
+                if problems:
+                    text = (
+                        f"Invalid arguments for {name}: "
+                        + "; ".join(problems[:MAX_LISTED])
+                        + ". Fix them and call the tool again."
+                    )
+                    return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
                 try:
                     tool.fn_metadata.validate_arguments(arguments)  # pyright: ignore[reportUnknownArgumentType]
                 except ValidationError as err:

@@ -20,7 +20,7 @@ from genmcp.providers.banatie.budget import RateBudget
 from genmcp.providers.banatie.client import UNSET, BanatieClient, Unset, parse_banatie_error
 from genmcp.providers.banatie.references import Resolver
 from genmcp.providers.errors import ProviderNotConfiguredError
-from genmcp.providers.http import Sleep, UpstreamHttp
+from genmcp.providers.http import Sleep, UpstreamHttp, redacting_parser
 
 __all__ = [
     "UNSET",
@@ -79,7 +79,12 @@ async def open_banatie(
         transport=transport,
         event_hooks={"request": [count_request]},
     ) as http_client:
-        http = UpstreamHttp("banatie", http_client, partial(parse_banatie_error, now=clock), sleep=sleep)
+        http = UpstreamHttp(
+            "banatie",
+            http_client,
+            redacting_parser(partial(parse_banatie_error, now=clock), api_key.strip()),
+            sleep=sleep,
+        )
         http.response_hooks.append(budget.observe_response)
         client = BanatieClient(http, budget)
         adapter = BanatieAdapter(

@@ -103,7 +103,10 @@ class RateBudget:
     ) -> None:
         now = self._clock()
         self._roll(now)
-        if limit is not None and limit > 0:
+        if limit is not None and limit > 0 and limit != self.limit:
+            # Plans differ: our local estimate was counted against the assumed limit, so move it by
+            # the difference rather than letting the old estimate starve polling for an hour.
+            self._remaining = max(0, self._remaining + (limit - self.limit))
             self.limit = limit
         new_reset: float | None = None
         if reset is not None:

@@ -15,8 +15,8 @@ import httpx
 from genmcp import __version__
 from genmcp.providers.errors import ProviderNotConfiguredError
 from genmcp.providers.gamma.adapter import GammaAdapter
-from genmcp.providers.gamma.client import GAMMA_BASE_URL, GammaClient, parse_gamma_error, redacting_parser
-from genmcp.providers.http import Sleep, UpstreamHttp
+from genmcp.providers.gamma.client import GAMMA_BASE_URL, GammaClient, parse_gamma_error
+from genmcp.providers.http import Sleep, UpstreamHttp, redacting_parser
 
 __all__ = ["GAMMA_BASE_URL", "GammaAdapter", "GammaClient", "open_gamma", "parse_gamma_error"]
 

@@ -43,7 +43,6 @@ from genmcp.providers.gamma.models import (
     check_gamma_id,
 )
 from genmcp.providers.http import (
-    ErrorParser,
     RateLimitSnapshot,
     UpstreamHttp,
     parse_retry_after,
@@ -106,20 +105,6 @@ def parse_gamma_error(response: httpx.Response) -> ProviderError:
     if status >= 500:
         return ProviderUnavailableError(PROVIDER, f"Gamma had a server error (HTTP {status})", **common)
     return ProviderError(PROVIDER, f"Gamma answered with HTTP {status}", **common)
-
-
-def redacting_parser(parse: ErrorParser, secret: str) -> ErrorParser:
-    """Wrap an error parser so the exact API key never survives in upstream text, whatever its shape."""
-
-    def parse_redacted(response: httpx.Response) -> ProviderError:
-        error = parse(response)
-        if secret and error.upstream_message and secret in error.upstream_message:
-            error.upstream_message = error.upstream_message.replace(secret, "[redacted]")
-        if secret and isinstance(error, ProviderValidationError):
-            error.issues = [(p.replace(secret, "[redacted]"), m.replace(secret, "[redacted]")) for p, m in error.issues]
-        return error
-
-    return parse_redacted
 
 
 def _segment(value: str, what: str) -> str:
