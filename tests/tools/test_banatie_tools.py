@@ -87,9 +87,13 @@ def _assert_budget_kept(env: BanatieEnv) -> None:
 # ── the main flow ────────────────────────────────────────────────────────────────────
 
 
+@pytest.mark.parametrize("create_mode", ["immediate", "pending"])
 @pytest.mark.parametrize("mode", ERAS)
-async def test_create_reference_update_regenerate_list_and_delete(tmp_path: Path, mode: Era) -> None:
-    with banatie_env(tmp_path) as env:
+async def test_create_reference_update_regenerate_list_and_delete(
+    tmp_path: Path, mode: Era, create_mode: Literal["immediate", "pending"]
+) -> None:
+    # immediate: Banatie answers with the finished image (public docs); pending: the engine polls (internal docs).
+    with banatie_env(tmp_path, create_mode=create_mode) as env:
         async with _client(env, mode, elicitation_callback=_accept) as client:
             first = _assert_shows_image(
                 await _call(
@@ -119,6 +123,9 @@ async def test_create_reference_update_regenerate_list_and_delete(tmp_path: Path
             async with httpx.AsyncClient(trust_env=False) as http:
                 survivor = await http.get(first["links"]["alias_url"])
         _assert_budget_kept(env)
+        answers = env.tap.api_answers()
+        before_delete = answers[: [a.method for a in answers].index("DELETE")]
+        polls = sum(1 for a in before_delete if a.method == "GET" and a.path.startswith(f"{API}/generations/"))
         [gen_b] = env.state.generations.values()  # only the second generation is left after the delete
         assert (
             f"banatie:{gen_b.id}" == second["job_id"] and gen_b.runs == 2 and gen_b.prompt_input == "The fox at night"
@@ -126,6 +133,7 @@ async def test_create_reference_update_regenerate_list_and_delete(tmp_path: Path
         assert gen_b.reference_ids == [(first["details"]["image_id"], "@fox")]
         assert env.count("POST", "/generations") == 2 and env.count("POST", "/images/upload") == 0
 
+    assert (polls > 0) == (create_mode == "pending")
     assert first["job_id"].startswith("banatie:") and first["details"]["alias"] == "@fox"
     assert first["files"][0]["width"] == 1792 and first["files"][0]["height"] == 1008
     assert second["details"]["flow_id"] == flow_id
@@ -220,6 +228,9 @@ async def test_bad_input_is_refused_before_any_generation_call(tmp_path: Path) -
         ({"prompt": "x", "flow_id": "my-flow"}, "flow_id"),
         ({"prompt": "x", "flow_alias": "@hero"}, "flow"),
         ({"prompt": ""}, "prompt"),
+        ({"prompt": "a fox\x00"}, "control characters"),
+        ({"prompt": "x", "meta": {"a": {"b": {"c": {"d": {"e": {"f": 1}}}}}}}, "nested too deeply"),
+        ({"prompt": "x", "meta": {"note": "x" * 20_000}}, "KB as JSON"),
         ({"prompt": "x", "meta": "not an object"}, "meta"),
     ]
     other_cases: list[tuple[str, dict[str, Any], str]] = [

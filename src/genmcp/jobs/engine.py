@@ -171,7 +171,7 @@ class JobEngine:
         record.upstream_id = submitted.upstream_id
         record.status = "running"
         record.error = None
-        record.warnings = [*record.warnings, *submitted.warnings]
+        record.warnings = list(dict.fromkeys([*record.warnings, *submitted.warnings]))
         record.poll_count = 0
         record.poll_failures = 0
         record.deadline_at = now + adapter.deadline_seconds
@@ -321,6 +321,7 @@ class JobEngine:
         if getattr(adapter, "regenerates_in_place", False) is True and record.upstream_id:
             regeneration = await adapter.regenerate(record.operation, record.upstream_id, record.request)
             record.files = []
+            record.warnings = []  # the old run's warnings (e.g. a low rate budget) no longer apply
             record.completed_at = None
             return await self.accept(record, regeneration.submitted)
         return await self.create(

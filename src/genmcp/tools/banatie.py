@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from genmcp.jobs.engine import JobNotFoundError
 from genmcp.jobs.models import Job, JobRecord
 from genmcp.providers.banatie.adapter import BanatieAdapter
-from genmcp.providers.banatie.models import AspectRatio, GenerationInput
+from genmcp.providers.banatie.models import AspectRatio, GenerationInput, is_uuid
 from genmcp.providers.banatie.references import ImageFile, prepare_references
 from genmcp.providers.errors import ProviderConflictError, ProviderNotConfiguredError, ProviderNotFoundError
 from genmcp.tools.banatie_models import (
@@ -29,6 +29,7 @@ from genmcp.tools.banatie_models import (
     FlowPage,
     ImagePage,
     Meta,
+    PlainText,
     Prompt,
     References,
     UploadResult,
@@ -37,6 +38,7 @@ from genmcp.tools.banatie_models import (
     reserved_alias_problem,
     source_label,
     title_from,
+    update_note,
 )
 from genmcp.tools.common import (
     CREATES,
@@ -53,6 +55,7 @@ from genmcp.tools.common import (
 from genmcp.tools.errors import InputError, tool_errors
 from genmcp.tools.lifecycle import adopt_if_remote
 from genmcp.tools.results import job_result
+from genmcp.tools.validation import describe_validation_error
 
 if TYPE_CHECKING:
     from genmcp.providers.banatie.client import BanatieClient
@@ -96,7 +99,7 @@ def register_banatie_tools(server: MCPServer[Any], runtime: Runtime) -> None:
         )
         if not isinstance(item, ImageFile):
             raise InputError(
-                f"'{item}' is already a Banatie image (id or alias); nothing to upload. Pass the absolute path "
+                f"'{item[:80]}' is already a Banatie image (id or alias); nothing to upload. Pass the absolute path "
                 "of a local PNG/JPEG/WebP file or an https URL of one."
             )
         return item
@@ -156,23 +159,23 @@ def register_banatie_tools(server: MCPServer[Any], runtime: Runtime) -> None:
         with tool_errors():
             check_aliases(alias, flow_alias)
             banatie = adapter()
-            body = GenerationInput(
-                prompt=prompt,
-                aspect_ratio=aspect_ratio,
-                reference_images=list(reference_images or []),
-                flow_id=flow_id,
-                alias=alias,
-                flow_alias=flow_alias,
-                auto_enhance=auto_enhance,
-                meta=meta,
-            ).to_body()
+            try:
+                body = GenerationInput(
+                    prompt=prompt,
+                    aspect_ratio=aspect_ratio,
+                    reference_images=list(reference_images or []),
+                    flow_id=flow_id,
+                    alias=alias,
+                    flow_alias=flow_alias,
+                    auto_enhance=auto_enhance,
+                    meta=meta,
+                ).to_body()
+            except ValidationError as err:  # the tool's own bounds match these; kept as a safety net
+                raise InputError(describe_validation_error("banatie_create_generation", err)) from None
             # Validate, load and upload references now; the job keeps ids only, so nothing is uploaded twice.
             prepared = await banatie.prepare_generation(body)
-            uploaded = [
-                new
-                for old, new in zip(body.get("referenceImages", []), prepared.get("referenceImages", []), strict=True)
-                if old != new
-            ]
+            pairs = zip(body.get("referenceImages", []), prepared.get("referenceImages", []), strict=True)
+            uploaded = [new for old, new in pairs if not (is_uuid(old.strip()) or old.strip().startswith("@"))]
             try:
                 record = await runtime.engine.create(
                     "banatie", "generation", prepared, kind="image", title=title_from(prompt)
@@ -211,7 +214,7 @@ def register_banatie_tools(server: MCPServer[Any], runtime: Runtime) -> None:
             str | None, Field(default=None, pattern=UUID_PATTERN, description="Banatie's generation id (UUID).")
         ] = None,
         prompt: Annotated[
-            str | None, Field(default=None, min_length=1, max_length=10_000, description="The new prompt.")
+            PlainText | None, Field(default=None, min_length=1, max_length=10_000, description="The new prompt.")
         ] = None,
         aspect_ratio: Annotated[AspectRatio | None, Field(default=None, description=RATIO_HELP)] = None,
         meta: Meta = None,
@@ -235,7 +238,7 @@ def register_banatie_tools(server: MCPServer[Any], runtime: Runtime) -> None:
                     record.title = title_from(prompt)
             record = await runtime.engine.accept(record, submitted)
             record = await wait_for(runtime, record, wait_seconds, ctx)
-            return job_result(record, extra_text=_update_note(record, before, reruns))
+            return job_result(record, extra_text=update_note(record, before, reruns))
 
     @server.tool(
         name="banatie_upload_image",
@@ -251,7 +254,7 @@ def register_banatie_tools(server: MCPServer[Any], runtime: Runtime) -> None:
     )
     async def banatie_upload_image(
         source: Annotated[
-            str,
+            PlainText,
             Field(min_length=1, max_length=2048, description="Absolute path of a local image file, or an https URL."),
         ],
         alias: Annotated[
@@ -387,16 +390,3 @@ def register_banatie_tools(server: MCPServer[Any], runtime: Runtime) -> None:
         banatie_list_flows,
         banatie_set_alias,
     )
-
-
-def _update_note(record: JobRecord, before: object, reruns: bool) -> str:
-    if not reruns:
-        return "Updated the generation's metadata; the image was not regenerated."
-    details = record.state.details if record.state else {}
-    image_id = details.get("image_id")
-    url = record.state.links.get("cdn_url") if record.state else None
-    if record.status != "completed":
-        return "Regenerating in place: when done, the image keeps its id and URL with the new picture."
-    if before is not None and image_id != before:
-        return f"Regenerated, but Banatie now reports image id {image_id} (it was {before})."
-    return f"Regenerated in place: same image id {image_id} and URL {url}; the picture was replaced."

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import json
+import re
+from typing import Annotated, Any, cast
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
+from genmcp.jobs.models import JobRecord
 from genmcp.providers.banatie.models import ALIAS_PATTERN, MAX_REFERENCES, Flow, Image
 from genmcp.providers.errors import sanitize_upstream_text
 
@@ -13,9 +16,49 @@ from genmcp.providers.errors import sanitize_upstream_text
 RESERVED_ALIASES = ("@last", "@first", "@upload")
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 MAX_PROMPT = 10_000
+MAX_META_BYTES = 16_000
+MAX_META_DEPTH = 5
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
+
+def plain_text(value: str) -> str:
+    """No NUL or other control characters (tabs and line breaks are fine), no lone surrogates: never meant."""
+    if _CONTROL.search(value):
+        raise ValueError("contains control characters (such as NUL); remove them")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("contains invalid characters (lone surrogates); remove them") from None
+    return value
+
+
+def _check_meta_value(value: object, depth: int) -> None:
+    if depth > MAX_META_DEPTH:
+        raise ValueError(f"is nested too deeply (at most {MAX_META_DEPTH} levels); flatten it")
+    if isinstance(value, str):
+        plain_text(value)
+    elif isinstance(value, dict):
+        for key, inner in cast(dict[Any, Any], value).items():
+            plain_text(str(key))
+            _check_meta_value(inner, depth + 1)
+    elif isinstance(value, list):
+        for inner in cast(list[Any], value):
+            _check_meta_value(inner, depth + 1)
+
+
+def check_meta(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Free-form metadata, bounded: small, shallow, plain text."""
+    if value is None:
+        return None
+    _check_meta_value(value, 1)
+    if len(json.dumps(value, ensure_ascii=False).encode()) > MAX_META_BYTES:
+        raise ValueError(f"is larger than {MAX_META_BYTES // 1000} KB as JSON; keep only short keys and values")
+    return value
+
+
+PlainText = Annotated[str, AfterValidator(plain_text)]
 Prompt = Annotated[
-    str,
+    PlainText,
     Field(
         min_length=1,
         max_length=MAX_PROMPT,
@@ -23,7 +66,7 @@ Prompt = Annotated[
         "@alias tokens in the text (e.g. '@hero') are used as reference images too.",
     ),
 ]
-ReferenceItem = Annotated[str, Field(min_length=1, max_length=2048)]
+ReferenceItem = Annotated[PlainText, Field(min_length=1, max_length=2048)]
 References = Annotated[
     list[ReferenceItem] | None,
     Field(
@@ -46,7 +89,8 @@ FlowId = Annotated[
 AliasName = Annotated[str, Field(pattern=ALIAS_PATTERN, description="@ then 1-64 letters, digits, '_' or '-'.")]
 Meta = Annotated[
     dict[str, Any] | None,
-    Field(default=None, max_length=50, description="Free-form key/value metadata stored with it."),
+    Field(default=None, max_length=50, description="Free-form key/value metadata stored with it (small, flat)."),
+    AfterValidator(check_meta),
 ]
 
 
@@ -163,3 +207,17 @@ def source_label(source: str) -> str:
         host = text[8:].split("/", 1)[0].rsplit("@", 1)[-1]
         return sanitize_upstream_text(f"https://{host}/…", 120)
     return sanitize_upstream_text(text.replace("\\", "/").rsplit("/", 1)[-1], 120)
+
+
+def update_note(record: JobRecord, before: object, reruns: bool) -> str:
+    """The sentence saying what an update did to the image."""
+    if not reruns:
+        return "Updated the generation's metadata; the image was not regenerated."
+    details = record.state.details if record.state else {}
+    image_id = details.get("image_id")
+    url = record.state.links.get("cdn_url") if record.state else None
+    if record.status != "completed":
+        return "Regenerating in place: when done, the image keeps its id and URL with the new picture."
+    if before is not None and image_id != before:
+        return f"Regenerated, but Banatie now reports image id {image_id} (it was {before})."
+    return f"Regenerated in place: same image id {image_id} and URL {url}; the picture was replaced."

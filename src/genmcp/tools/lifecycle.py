@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -52,13 +53,17 @@ class JobPage(BaseModel):
     note: str | None = None
 
 
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
 async def adopt_if_remote(runtime: Runtime, job_id: str) -> JobRecord:
     """A Banatie generation this server did not make (listed with source='banatie') becomes tracked."""
     try:
         provider, token = parse_job_id(job_id)
     except JobIdError:
         raise JobNotFoundError(job_id) from None
-    if provider != "banatie" or "banatie" not in runtime.engine.adapters or token.startswith("pending-"):
+    # Only UUID-shaped ids are worth one of Banatie's 100 hourly requests.
+    if provider != "banatie" or "banatie" not in runtime.engine.adapters or not _UUID.match(token):
         raise JobNotFoundError(job_id)
     return await runtime.engine.adopt("banatie", token, operation="generation", kind="image")
 
