@@ -12,12 +12,14 @@ Safety rules:
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import mimetypes
 import os
 import re
 import socket
+import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,10 +177,13 @@ class Downloader:
             return DownloadResult(path=target, size_bytes=size, mime_type=mime or _guess_mime(target))
 
     async def _write_atomically(self, response: httpx.Response, target: Path) -> int:
-        temp = target.with_name(f".{target.name}.part-{os.getpid()}")
+        # A temp name of its own per download (O_EXCL, no symlink followed): two downloads of one
+        # job at once never write into the same file, and only os.replace gives the final name.
+        fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.part-")
+        temp = Path(temp_name)
         size = 0
         try:
-            with temp.open("wb") as handle:
+            with os.fdopen(fd, "wb") as handle:
                 async for chunk in response.aiter_bytes(1024 * 256):
                     size += len(chunk)
                     if size > self.max_bytes:
@@ -188,7 +193,8 @@ class Downloader:
                 os.fsync(handle.fileno())
             os.replace(temp, target)
         except BaseException:
-            temp.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp_name)
             raise
         return size
 

@@ -10,14 +10,17 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from genmcp import __version__
+from genmcp.server.http import InsecureBindError
 from genmcp.server.settings import ENVIRONMENT, Settings
 
 if TYPE_CHECKING:
@@ -28,6 +31,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("genmcp")
 
 SIMULATORS = ("gamma", "abyssale", "banatie")
+STDIO_EXIT_GRACE_SECONDS = 3.0
+SANDBOX_POLL_SCALE = 0.2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -91,6 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return anyio.run(_simulator, args.name, args.host, args.port, args.job_seconds)
     except KeyboardInterrupt:
         return 130
+    except InsecureBindError as err:
+        sys.stderr.write(f"genmcp: {err}\n")
+        return 2
     except ValueError as err:
         sys.stderr.write(f"genmcp: {err}\n")
         return 2
@@ -114,38 +122,58 @@ async def _serve(settings: Settings, transport: str, host: str, port: int) -> in
     from genmcp.server.app import build_server
     from genmcp.server.runtime import Runtime
 
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, **sandbox_pacing(settings))
     server = build_server(settings, runtime=runtime)
+    # Built before anything runs, so a refused configuration (an unauthenticated public bind) is
+    # reported plainly instead of from inside a task group.
+    http_app = _http_app(server, runtime, host, port) if transport != "stdio" else None
+    http_server: Any = None
+    if http_app is not None:
+        import uvicorn
+
+        http_server = uvicorn.Server(uvicorn.Config(http_app, host=host, port=port, log_level="warning", lifespan="on"))
     async with anyio.create_task_group() as group:
 
         async def stop_on_signal() -> None:
             with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
                 async for signum in signals:
                     logger.info("received %s; shutting down", signal.Signals(signum).name)
+                    if http_server is not None:
+                        # Let uvicorn finish requests and run the app's shutdown, rather than cancel it.
+                        http_server.should_exit = True
+                        return
+                    # The SDK reads stdin in a worker thread that cancellation cannot interrupt;
+                    # everything durable is already on disk, so end the process if it lingers.
+                    threading.Timer(STDIO_EXIT_GRACE_SECONDS, os._exit, (0,)).start()
                     group.cancel_scope.cancel()
                     return
 
         group.start_soon(stop_on_signal)
-        if transport == "stdio":
+        if http_server is None:
             await server.run_stdio_async()
         else:
-            await _serve_http(server, runtime, host, port)
+            logger.info("serving MCP on http://%s:%d/mcp (streamable HTTP) and /sse (legacy SSE)", host, port)
+            await http_server.serve()
         group.cancel_scope.cancel()
     return 0
 
 
-async def _serve_http(server: MCPServer[Any], runtime: Runtime, host: str, port: int) -> None:
-    import uvicorn
+def sandbox_pacing(settings: Settings) -> dict[str, Any]:
+    """Sandbox jobs are simulated, so poll them briskly; GENMCP_SANDBOX_JOB_SECONDS sets their length."""
+    if not settings.sandbox:
+        return {}
+    raw = os.environ.get("GENMCP_SANDBOX_JOB_SECONDS", "").strip()
+    seconds = float(raw) if raw else None
+    return {"poll_interval_scale": SANDBOX_POLL_SCALE, "sandbox_job_seconds": seconds}
 
+
+def _http_app(server: MCPServer[Any], runtime: Runtime, host: str, port: int) -> Any:
     from genmcp.server.http import build_http_app
 
     if runtime.settings.sandbox and not runtime.settings.public_url:
         # The sandbox's Abyssale simulator can reach us on loopback, so webhooks work there too.
         runtime.settings.public_url = f"http://{host}:{port}"
-    app = build_http_app(server, runtime, host=host, port=port)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
-    logger.info("serving MCP on http://%s:%d/mcp (streamable HTTP) and /sse (legacy SSE)", host, port)
-    await uvicorn.Server(config).serve()
+    return build_http_app(server, runtime, host=host, port=port)
 
 
 async def _simulator(name: str, host: str, port: int, job_seconds: float | None) -> int:

@@ -9,6 +9,7 @@ from typing import Any
 from mcp import Client
 
 from genmcp.server.app import build_server
+from genmcp.server.cli import sandbox_pacing
 from genmcp.server.settings import Settings
 
 TERMINAL = {"completed", "failed", "timed_out", "unknown"}
@@ -20,7 +21,7 @@ def _out(text: str) -> None:
 
 
 async def list_tools(settings: Settings, as_json: bool) -> int:
-    async with Client(build_server(settings)) as client:
+    async with Client(build_server(settings, **sandbox_pacing(settings))) as client:
         tools = await client.list_tools()
     if as_json:
         _out(json.dumps([t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools.tools], indent=2))
@@ -38,7 +39,7 @@ async def call_tool(settings: Settings, name: str, arguments: dict[str, Any], un
         sys.stderr.write(f"\r[{bar:<30}] {message or ''}"[:120].ljust(120))
         sys.stderr.flush()
 
-    async with Client(build_server(settings)) as client:
+    async with Client(build_server(settings, **sandbox_pacing(settings))) as client:
         result = await client.call_tool(name, arguments, progress_callback=on_progress)
         structured: dict[str, Any] | None = result.structured_content
         while (

@@ -26,6 +26,7 @@ ENVIRONMENT: dict[str, str] = {
     "BANATIE_API_KEY": "Banatie project API key ('bnt_...'). Enables the banatie_* tools.",
     "BANATIE_BASE_URL": "Banatie API base URL (default https://api.banatie.app).",
     "GENMCP_SANDBOX": "1 = start built-in simulators of all three APIs and use them instead (no keys needed).",
+    "GENMCP_SANDBOX_JOB_SECONDS": "Sandbox only: how long each simulated job takes (default: Gamma 6, Abyssale 4, Banatie 2).",
     "GENMCP_DATA_DIR": "Where the job store (SQLite) and thumbnails live (default ~/.local/share/genmcp; sandbox uses a 'sandbox' subfolder).",
     "GENMCP_OUTPUT_DIR": "Where result files are downloaded (default <data dir>/outputs).",
     "GENMCP_WAIT_SECONDS": "How long a tool call waits for a job before handing back its id (default 40, at most 50).",

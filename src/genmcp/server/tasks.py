@@ -58,6 +58,10 @@ def _iso(timestamp: float | None) -> str:
 
 
 def client_declares_tasks(ctx: ServerRequestContext[Any, Any]) -> bool:
+    # The extension lives in the 2026-07-28 era; a handshake-era session cannot carry a task result
+    # even when its client advertises the extension (the Inspector does).
+    if ctx.protocol_version not in MODERN:
+        return False
     capabilities = ctx.session.client_capabilities
     extensions = getattr(capabilities, "extensions", None) if capabilities is not None else None
     return bool(extensions) and TASKS_EXTENSION in extensions
