@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 
 from genmcp.jobs.downloads import Downloader, DownloadError, extension_for
 from genmcp.jobs.models import JobKind, JobRecord, make_job_id, parse_job_id
@@ -226,9 +227,8 @@ class JobEngine:
                     result = await self.downloader.fetch(output.url, target)
                 except DownloadError as err:
                     item.download_error = str(err)
-                except (OSError, ProviderError) as err:
-                    item.download_error = f"Download failed ({type(err).__name__})."
-                except Exception as err:  # httpx errors: the URL stays in the result for a later try
+                except (OSError, ProviderError, httpx.HTTPError) as err:
+                    # The URL stays in the result; get_generation(refresh=true) tries again.
                     item.download_error = f"Download failed ({type(err).__name__})."
                 else:
                     item.local_path = str(result.path)
