@@ -23,6 +23,7 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urljoin, urlsplit
 
 import anyio
@@ -34,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 MAX_REDIRECTS = 5
+WRITE_BATCH = 256 * 1024
+WRITE_QUEUE = 4
 _IETF_PROTOCOL_ASSIGNMENTS = ipaddress.ip_network("192.0.0.0/24")
 _SAFE_STEM = re.compile(r"[^A-Za-z0-9._-]+")
 _EXTENSIONS = {
@@ -182,15 +185,42 @@ class Downloader:
         fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.part-")
         temp = Path(temp_name)
         size = 0
+        # Disk writes run in a worker thread, batched to ~1 MiB, so receiving the next bytes overlaps
+        # writing the last ones and the event loop never blocks on the disk. The queue is bounded, so
+        # memory stays flat whatever the file size.
+        send, receive = anyio.create_memory_object_stream[bytes](WRITE_QUEUE)
         try:
             with os.fdopen(fd, "wb") as handle:
-                async for chunk in response.aiter_bytes(1024 * 256):
-                    size += len(chunk)
-                    if size > self.max_bytes:
-                        raise DownloadError("The file is larger than the download limit.")
-                    handle.write(chunk)
-                handle.flush()
-                os.fsync(handle.fileno())
+
+                async def write_batches() -> None:
+                    async with receive:
+                        async for batch in receive:
+                            await anyio.to_thread.run_sync(handle.write, batch)
+
+                # The reader's own failure (a reset, a size breach) is re-raised as itself, not
+                # wrapped in the task group's ExceptionGroup, so callers can classify it.
+                failure: Exception | None = None
+                async with anyio.create_task_group() as group:
+                    group.start_soon(write_batches)
+                    async with send:
+                        try:
+                            pending = bytearray()
+                            async for chunk in response.aiter_bytes():
+                                size += len(chunk)
+                                if size > self.max_bytes:
+                                    raise DownloadError("The file is larger than the download limit.")
+                                pending += chunk
+                                if len(pending) >= WRITE_BATCH:
+                                    await send.send(bytes(pending))
+                                    pending.clear()
+                            if pending:
+                                await send.send(bytes(pending))
+                        except Exception as exc:
+                            failure = exc
+                            group.cancel_scope.cancel()
+                if failure is not None:
+                    raise failure
+                await anyio.to_thread.run_sync(_flush_and_sync, handle)
             os.replace(temp, target)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
@@ -206,6 +236,11 @@ class Downloader:
         if not path.is_relative_to(root):
             raise DownloadError("Refused a file name outside the output directory.")
         return path
+
+
+def _flush_and_sync(handle: BinaryIO) -> None:
+    handle.flush()
+    os.fsync(handle.fileno())
 
 
 class _Redirect(Exception):  # control flow for a redirect hop, not an error

@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 MAX_IDLE_WAIT = 5.0
 POLLS_PER_PROVIDER = 4
 MAX_FAILURE_BACKOFF = 300.0
+MAX_DUE_PER_PASS = 200
 
 
 def next_interval(engine: JobEngine, record: JobRecord) -> float:
@@ -104,18 +105,17 @@ async def run_scheduler(engine: JobEngine) -> None:
     async with anyio.create_task_group() as group:
         while True:
             now = engine.clock()
-            next_due = now + MAX_IDLE_WAIT
-            for record in engine.store.active():
-                if record.local_id in in_flight or record.upstream_id is None:
+            # Only due jobs are loaded: with thousands of jobs tracked, a pass stays cheap.
+            for record in engine.store.due(now, limit=MAX_DUE_PER_PASS):
+                if record.local_id in in_flight or record.provider not in engine.adapters:
                     continue
-                if record.provider not in engine.adapters:
-                    continue
-                due = record.next_poll_at or now
-                if due <= now:
-                    in_flight.add(record.local_id)
-                    group.start_soon(poll_task, record)
-                else:
-                    next_due = min(next_due, due)
+                in_flight.add(record.local_id)
+                group.start_soon(poll_task, record)
+            upcoming = engine.store.next_poll_time()
+            # Jobs already being polled are still "due"; the wake event brings us back when they finish.
+            next_due = (
+                now + MAX_IDLE_WAIT if upcoming is None or upcoming <= now else min(upcoming, now + MAX_IDLE_WAIT)
+            )
             engine.wake = anyio.Event()
             with anyio.move_on_after(max(0.02, next_due - engine.clock())):
                 await engine.wake.wait()

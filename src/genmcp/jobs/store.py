@@ -191,6 +191,22 @@ class JobStore:
         ).fetchall()
         return [_from_row(r) for r in rows]
 
+    def due(self, now: float, *, limit: int = 200) -> list[JobRecord]:
+        """Running jobs whose next poll is due, soonest first; the scheduler never loads the rest."""
+        rows = self._db.execute(
+            f"SELECT {_COLUMNS} FROM jobs WHERE status = 'running' AND upstream_id IS NOT NULL "
+            "AND COALESCE(next_poll_at, 0) <= ? ORDER BY next_poll_at LIMIT ?",
+            (now, limit),
+        ).fetchall()
+        return [_from_row(r) for r in rows]
+
+    def next_poll_time(self) -> float | None:
+        """When the earliest running job is due, without loading any job."""
+        row = self._db.execute(
+            "SELECT MIN(COALESCE(next_poll_at, 0)) FROM jobs WHERE status = 'running' AND upstream_id IS NOT NULL"
+        ).fetchone()
+        return float(row[0]) if row and row[0] is not None else None
+
     def stranded(self) -> list[JobRecord]:
         """Creates interrupted before their upstream answer was recorded (the process died mid-POST)."""
         rows = self._db.execute(f"SELECT {_COLUMNS} FROM jobs WHERE status = 'submitting'").fetchall()

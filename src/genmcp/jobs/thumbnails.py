@@ -6,8 +6,6 @@ import io
 import logging
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
-
 logger = logging.getLogger(__name__)
 
 THUMBNAIL_EDGE = 512
@@ -17,6 +15,10 @@ IMAGE_TYPES = frozenset({"png", "jpeg", "jpg", "webp", "gif", "avif"})
 
 def make_thumbnail(source: Path, edge: int = THUMBNAIL_EDGE) -> bytes | None:
     """A WebP of at most `edge` px on the long side, well under 1 MB; None if the file is not an image."""
+    # Pillow is imported on first use: it is not needed to start the server (start-up time matters
+    # inside a client's 60 s initialize window).
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(source) as image:
             image.seek(0)

@@ -11,7 +11,6 @@ from pydantic import BaseModel, Field
 
 from genmcp.jobs.engine import JobNotFoundError
 from genmcp.jobs.models import Job, JobIdError, JobKind, JobRecord, JobStatus, parse_job_id, utc_iso
-from genmcp.providers.banatie.adapter import BanatieAdapter
 from genmcp.providers.base import ProviderName
 from genmcp.tools.common import (
     DELETES,
@@ -71,6 +70,8 @@ async def adopt_if_remote(runtime: Runtime, job_id: str) -> JobRecord:
 async def banatie_history(
     runtime: Runtime, status: str | None, flow_id: str | None, limit: int, offset: int
 ) -> JobPage:
+    from genmcp.providers.banatie.adapter import BanatieAdapter  # only when Banatie's history is asked for
+
     adapter = runtime.engine.adapters.get("banatie")
     if not isinstance(adapter, BanatieAdapter):
         raise InputError("Banatie is not configured on this server, so its history cannot be listed.")

@@ -34,6 +34,9 @@ from genmcp.providers.gamma.models import ExportStatus, GenerationStatus, export
 OPERATIONS = ("generation", "from_template", "export")
 LOW_BURST_BUDGET = 100
 SLOW_POLL_SECONDS = 15.0
+# Nearly out of burst budget: wait for the window to refill rather than earn a 429.
+CRITICAL_BURST_BUDGET = 20
+STALL_POLL_SECONDS = 60.0
 EXPORT_KEEP_SENTENCE = "Gamma keeps export files until their links expire (about a week); nothing to delete upstream."
 
 
@@ -78,8 +81,19 @@ class GammaAdapter:
         self._requested_format: dict[str, str] = {}
 
     def poll_delay_floor(self) -> float:
-        remaining = self.client.rate_limits.get_int("x-ratelimit-remaining-burst")
-        return SLOW_POLL_SECONDS if remaining is not None and remaining < LOW_BURST_BUDGET else 0.0
+        """Slow down before the burst window runs dry, not after: Gamma's docs say ~15 s below 100
+        remaining; many jobs polling at once need the brake earlier, relative to the window's size."""
+        limits = self.client.rate_limits
+        remaining = limits.get_int("x-ratelimit-remaining-burst")
+        if remaining is None:
+            return 0.0
+        limit = limits.get_int("x-ratelimit-limit-burst")
+        share = remaining / limit if limit else 1.0
+        if remaining < CRITICAL_BURST_BUDGET or share < 0.1:
+            return STALL_POLL_SECONDS
+        if remaining < LOW_BURST_BUDGET or share < 0.5:
+            return SLOW_POLL_SECONDS
+        return 0.0
 
     @staticmethod
     def _check_operation(operation: str) -> None:
