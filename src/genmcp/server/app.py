@@ -69,11 +69,15 @@ def build_server(
     from genmcp.prompts import register_prompts
     from genmcp.server.completions import register_completions
     from genmcp.server.handlers import pump_job_notifications, register_protocol_handlers
+    from genmcp.server.oauth import oauth_auth_settings, token_verifier_for
     from genmcp.server.tasks import TasksExtension
     from genmcp.tools import register_tools
     from genmcp.tools.resources import register_resources
     from genmcp.tools.validation import install_argument_validation
 
+    # OAuth resource-server mode (HTTP transports); refused early if incomplete or combined with GENMCP_AUTH_TOKEN.
+    auth = oauth_auth_settings(settings)
+    verifier = token_verifier_for(settings) if auth is not None else None
     own_runtime = runtime or Runtime(
         settings,
         transports=transports,
@@ -99,6 +103,8 @@ def build_server(
         subscriptions=bus,
         log_level=_sdk_level(settings.log_level),
         extensions=[TasksExtension(own_runtime)],
+        token_verifier=verifier,
+        auth=auth,
     )
     enabled = enabled_providers(settings)
     register_tools(server, own_runtime, enabled)

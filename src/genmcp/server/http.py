@@ -1,8 +1,9 @@
 """HTTP mode: streamable HTTP at /mcp, legacy SSE at /sse (+ /messages/), /health and webhooks, from one app.
 
 Security defaults: loopback binding; DNS-rebinding protection always on (hostile Host → 421,
-hostile Origin → 403); binding anywhere else is refused unless a bearer token is configured;
-request bodies capped by the SDK (4 MiB → 413); the token is compared in constant time.
+hostile Origin → 403); binding anywhere else is refused unless a bearer token or OAuth is configured;
+request bodies capped by the SDK (4 MiB → 413); the token is compared in constant time. In OAuth mode
+the SDK's authentication middleware (shared by /mcp, /sse and /messages/) checks tokens by introspection.
 """
 
 from __future__ import annotations
@@ -83,10 +84,12 @@ class BearerAuthMiddleware:
 
 def build_http_app(server: MCPServer[Any], runtime: Runtime, *, host: str, port: int) -> Starlette:
     settings = runtime.settings
-    if not is_loopback(host) and settings.auth_token is None:
+    oauth = server.settings.auth is not None
+    if not is_loopback(host) and settings.auth_token is None and not oauth:
         raise InsecureBindError(
             f"Refusing to listen on {host} without authentication: set GENMCP_AUTH_TOKEN (clients then send "
-            "'Authorization: Bearer <token>'), or bind to 127.0.0.1."
+            "'Authorization: Bearer <token>') or OAuth (GENMCP_OAUTH_ISSUER, GENMCP_OAUTH_INTROSPECTION_URL), "
+            "or bind to 127.0.0.1."
         )
     security = security_settings(host, port, settings.allowed_hosts)
     streamable = server.streamable_http_app(streamable_http_path="/mcp", transport_security=security, host=host)
@@ -102,7 +105,9 @@ def build_http_app(server: MCPServer[Any], runtime: Runtime, *, host: str, port:
     routes: list[BaseRoute] = [Route("/health", health, methods=["GET"])]
     routes.extend(webhook_routes(runtime))
     routes.extend(streamable.routes)
-    routes.extend(sse.routes)
+    # Both sub-apps carry the protected-resource metadata route in OAuth mode: keep one.
+    seen = {getattr(r, "path", None) for r in routes}
+    routes.extend(r for r in sse.routes if getattr(r, "path", None) not in seen)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncGenerator[None]:
@@ -111,7 +116,9 @@ def build_http_app(server: MCPServer[Any], runtime: Runtime, *, host: str, port:
         async with runtime.session(), server.session_manager.run():
             yield
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    # OAuth mode: the SDK's sub-apps authenticate bearer tokens in app-level middleware (their /mcp, /sse and
+    # /messages/ routes then require an authenticated user); only the routes are copied here, so carry it over.
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=list(streamable.user_middleware))
     if settings.auth_token is not None:
         app.add_middleware(BearerAuthMiddleware, token=settings.auth_token.get_secret_value())  # type: ignore[arg-type]
     return app

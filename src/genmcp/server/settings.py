@@ -31,8 +31,13 @@ ENVIRONMENT: dict[str, str] = {
     "GENMCP_OUTPUT_DIR": "Where result files are downloaded (default <data dir>/outputs).",
     "GENMCP_WAIT_SECONDS": "How long a tool call waits for a job before handing back its id (default 40, at most 50).",
     "GENMCP_LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR (default INFO); logs go to stderr, keys redacted.",
-    "GENMCP_AUTH_TOKEN": "HTTP transports: bearer token clients must send. Required to bind beyond loopback.",
-    "GENMCP_PUBLIC_URL": "HTTP transports: public base URL of this server, enabling Abyssale webhooks (callback_url).",
+    "GENMCP_AUTH_TOKEN": "HTTP transports: bearer token clients must send. Required to bind beyond loopback (unless OAuth is set).",
+    "GENMCP_PUBLIC_URL": "HTTP transports: public base URL of this server, enabling Abyssale webhooks (callback_url). With OAuth, the resource URL is this + /mcp.",
+    "GENMCP_OAUTH_ISSUER": "HTTP transports, OAuth 2.1 resource-server mode: issuer URL of the authorization server (instead of GENMCP_AUTH_TOKEN).",
+    "GENMCP_OAUTH_INTROSPECTION_URL": "OAuth mode: the authorization server's RFC 7662 token introspection endpoint.",
+    "GENMCP_OAUTH_CLIENT_ID": "OAuth mode: client id this server authenticates with at the introspection endpoint (HTTP Basic).",
+    "GENMCP_OAUTH_CLIENT_SECRET": "OAuth mode: client secret for the introspection endpoint.",
+    "GENMCP_OAUTH_SCOPES": "OAuth mode: comma list of scopes every token must carry (missing scope → 403).",
     "GENMCP_TRUSTED_ORIGINS": "Comma list of origins (http://127.0.0.1:8101) trusted for downloads and reference URLs although local: for a separately run simulator.",
     "GENMCP_ALLOWED_HOSTS": "HTTP transports: extra Host header values to accept (comma list), e.g. a reverse proxy name.",
 }
@@ -41,6 +46,16 @@ ENVIRONMENT: dict[str, str] = {
 class ProviderSettings(BaseModel):
     api_key: SecretStr
     base_url: str
+
+
+class OAuthSettings(BaseModel):
+    """OAuth 2.1 resource-server mode: bearer tokens checked by RFC 7662 introspection."""
+
+    issuer: str | None = None
+    introspection_url: str | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    scopes: list[str] = Field(default_factory=list[str])
 
 
 class Settings(BaseModel):
@@ -54,6 +69,7 @@ class Settings(BaseModel):
     log_level: str = "INFO"
     auth_token: SecretStr | None = None
     public_url: str | None = None
+    oauth: OAuthSettings | None = None
     allowed_hosts: list[str] = Field(default_factory=list[str])
     # Origins (scheme://host:port) downloads may use although they are not public https (sandbox simulators).
     trusted_download_origins: set[str] = Field(default_factory=set[str])
@@ -74,6 +90,8 @@ class Settings(BaseModel):
         values = [p.api_key.get_secret_value() for name in PROVIDERS if (p := self.provider(name))]
         if self.auth_token:
             values.append(self.auth_token.get_secret_value())
+        if self.oauth and self.oauth.client_secret:
+            values.append(self.oauth.client_secret.get_secret_value())
         return [v for v in values if v]
 
     @property
@@ -96,6 +114,11 @@ class Settings(BaseModel):
             providers[name] = ProviderSettings(api_key=SecretStr(key), base_url=base.rstrip("/")) if key else None
         wait = float(env.get("GENMCP_WAIT_SECONDS") or 40)
         token = env.get("GENMCP_AUTH_TOKEN", "").strip()
+        oauth = {k: env.get(f"GENMCP_OAUTH_{k.upper()}", "").strip() for k in ("issuer", "introspection_url")}
+        oauth_id = env.get("GENMCP_OAUTH_CLIENT_ID", "").strip()
+        oauth_secret = env.get("GENMCP_OAUTH_CLIENT_SECRET", "").strip()
+        oauth_scopes = [s.strip() for s in env.get("GENMCP_OAUTH_SCOPES", "").split(",") if s.strip()]
+        oauth_on = any(oauth.values()) or bool(oauth_id or oauth_secret or oauth_scopes)
         return cls(
             gamma=None if sandbox_on else providers["gamma"],
             abyssale=None if sandbox_on else providers["abyssale"],
@@ -107,6 +130,15 @@ class Settings(BaseModel):
             log_level=(env.get("GENMCP_LOG_LEVEL") or "INFO").upper(),
             auth_token=SecretStr(token) if token else None,
             public_url=(env.get("GENMCP_PUBLIC_URL") or "").rstrip("/") or None,
+            oauth=OAuthSettings(
+                issuer=oauth["issuer"] or None,
+                introspection_url=oauth["introspection_url"] or None,
+                client_id=oauth_id or None,
+                client_secret=SecretStr(oauth_secret) if oauth_secret else None,
+                scopes=oauth_scopes,
+            )
+            if oauth_on
+            else None,
             allowed_hosts=[h.strip() for h in env.get("GENMCP_ALLOWED_HOSTS", "").split(",") if h.strip()],
             trusted_download_origins={
                 o.strip().rstrip("/").lower() for o in env.get("GENMCP_TRUSTED_ORIGINS", "").split(",") if o.strip()
