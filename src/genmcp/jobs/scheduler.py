@@ -23,6 +23,7 @@ MAX_IDLE_WAIT = 5.0
 POLLS_PER_PROVIDER = 4
 MAX_FAILURE_BACKOFF = 300.0
 MAX_DUE_PER_PASS = 200
+CHECKPOINT_EVERY = 30.0
 
 
 def next_interval(engine: JobEngine, record: JobRecord) -> float:
@@ -102,9 +103,13 @@ async def run_scheduler(engine: JobEngine) -> None:
         finally:
             in_flight.discard(record.local_id)
 
+    last_checkpoint = engine.clock()
     async with anyio.create_task_group() as group:
         while True:
             now = engine.clock()
+            if now - last_checkpoint >= CHECKPOINT_EVERY:
+                engine.store.checkpoint()
+                last_checkpoint = now
             # Only due jobs are loaded: with thousands of jobs tracked, a pass stays cheap.
             for record in engine.store.due(now, limit=MAX_DUE_PER_PASS):
                 if record.local_id in in_flight or record.provider not in engine.adapters:
