@@ -29,7 +29,6 @@ from genmcp.tools.abyssale_models import (
     Html5Options,
     Orientation,
     PageId,
-    PlainText,
     PrintOptions,
     VideoOptions,
     compact_description,
@@ -37,7 +36,7 @@ from genmcp.tools.abyssale_models import (
     design_item,
     render_title,
 )
-from genmcp.tools.common import CREATES, READ_ONLY, WaitSeconds, decode_offset, encode_offset, wait_for
+from genmcp.tools.common import CREATES, READ_ONLY, PlainText, WaitSeconds, decode_offset, encode_offset, wait_for
 from genmcp.tools.errors import InputError, tool_errors
 from genmcp.tools.results import job_result
 

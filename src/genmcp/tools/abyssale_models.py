@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from genmcp.providers.abyssale.elements import DesignDescription, LayerInfo, PageInfo
 from genmcp.providers.abyssale.models import CreditBlock, Credits, DesignSummary, as_dict
+from genmcp.tools.common import CONTROL_CHARACTERS, PlainText, plain_text
 
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 _UUID = re.compile(UUID_PATTERN)
@@ -40,21 +41,11 @@ MAX_FORMATS = 100
 # Property values are free-form JSON, so their size and shape are checked here, before a credit
 # can be spent: text within Abyssale's own limit, no control characters, shallow nesting.
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MAX_STRING = 10_000
 MAX_ENCODED = 4_000_000  # base64 images and icons (`*_encoded`)
 MAX_DEPTH = 4
 MAX_LIST = 20
 MAX_PROPERTIES = 60
-
-
-def plain_text(value: str) -> str:
-    if _CONTROL.search(value):
-        raise ValueError("contains control characters (such as NUL); remove them")
-    return value
-
-
-PlainText = Annotated[str, AfterValidator(plain_text)]
 
 
 def _check_value(value: object, where: str, *, limit: int, depth: int = 0) -> None:
@@ -63,7 +54,7 @@ def _check_value(value: object, where: str, *, limit: int, depth: int = 0) -> No
     if isinstance(value, str):
         if len(value) > limit:
             raise ValueError(f"{where} is longer than {limit} characters; shorten it")
-        if _CONTROL.search(value):
+        if CONTROL_CHARACTERS.search(value):
             raise ValueError(f"{where} contains control characters (such as NUL); remove them")
     elif isinstance(value, dict):
         items = cast(dict[Any, Any], value)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Annotated, Any, cast
 
 from pydantic import AfterValidator, BaseModel, Field
@@ -11,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from genmcp.jobs.models import JobRecord
 from genmcp.providers.banatie.models import ALIAS_PATTERN, MAX_REFERENCES, Flow, Image
 from genmcp.providers.errors import sanitize_upstream_text
+from genmcp.tools.common import PlainText, plain_text
 
 # Banatie resolves these itself (images of a flow), so no image can be given them.
 RESERVED_ALIASES = ("@last", "@first", "@upload")
@@ -18,18 +18,6 @@ UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0
 MAX_PROMPT = 10_000
 MAX_META_BYTES = 16_000
 MAX_META_DEPTH = 5
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def plain_text(value: str) -> str:
-    """No NUL or other control characters (tabs and line breaks are fine), no lone surrogates: never meant."""
-    if _CONTROL.search(value):
-        raise ValueError("contains control characters (such as NUL); remove them")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("contains invalid characters (lone surrogates); remove them") from None
-    return value
 
 
 def _check_meta_value(value: object, depth: int) -> None:
@@ -56,7 +44,6 @@ def check_meta(value: dict[str, Any] | None) -> dict[str, Any] | None:
     return value
 
 
-PlainText = Annotated[str, AfterValidator(plain_text)]
 Prompt = Annotated[
     PlainText,
     Field(

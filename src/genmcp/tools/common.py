@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from genmcp.jobs.models import JobRecord
 from genmcp.server.settings import WAIT_CAP_SECONDS
@@ -15,6 +16,24 @@ from genmcp.tools.errors import InputError
 
 if TYPE_CHECKING:
     from genmcp.server.runtime import Runtime
+
+# Control characters other than tab, newline and carriage return: never meaningful in a prompt, a name
+# or an id, and NUL in particular breaks upstream APIs and logs.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def plain_text(value: str) -> str:
+    """No NUL or other control characters (tabs and line breaks are fine), no lone surrogates."""
+    if CONTROL_CHARACTERS.search(value):
+        raise ValueError("contains control characters (such as NUL); remove them")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("contains invalid characters (lone surrogates); remove them") from None
+    return value
+
+
+PlainText = Annotated[str, AfterValidator(plain_text)]
 
 # Set by the tasks extension: the client follows the job itself, so tools answer at once.
 DEFER_WAIT: ContextVar[bool] = ContextVar("genmcp_defer_wait", default=False)

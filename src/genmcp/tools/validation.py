@@ -10,7 +10,6 @@ refuses what pydantic lets through: argument names the tool does not take (a mis
 from __future__ import annotations
 
 import difflib
-import re
 from typing import Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
@@ -19,12 +18,10 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import ValidationError
 
 from genmcp.providers.errors import sanitize_upstream_text
+from genmcp.tools.common import CONTROL_CHARACTERS
 
 MAX_LISTED = 8
 MAX_SCAN_DEPTH = 64
-# Control characters other than tab, newline and carriage return: never meaningful in a prompt,
-# a name or an id, and NUL in particular breaks upstream APIs and logs.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def find_control_characters(value: Any, path: str = "", depth: int = 0) -> str | None:
@@ -32,11 +29,11 @@ def find_control_characters(value: Any, path: str = "", depth: int = 0) -> str |
     if depth > MAX_SCAN_DEPTH:
         return None  # too deep to matter here: schema validation rejects such nesting anyway
     if isinstance(value, str):
-        return path or "arguments" if _CONTROL.search(value) else None
+        return path or "arguments" if CONTROL_CHARACTERS.search(value) else None
     if isinstance(value, dict):
         for key, item in value.items():  # pyright: ignore[reportUnknownVariableType]
             where = f"{path}.{key}" if path else str(key)  # pyright: ignore[reportUnknownArgumentType]
-            if isinstance(key, str) and _CONTROL.search(key):
+            if isinstance(key, str) and CONTROL_CHARACTERS.search(key):
                 return where
             found = find_control_characters(item, where, depth + 1)
             if found:
