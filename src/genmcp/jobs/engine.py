@@ -19,10 +19,10 @@ import anyio
 import httpx
 
 from genmcp.jobs.downloads import Downloader, DownloadError, extension_for
-from genmcp.jobs.models import JobKind, JobRecord, make_job_id, parse_job_id
+from genmcp.jobs.models import JobFile, JobKind, JobRecord, make_job_id, parse_job_id
 from genmcp.jobs.store import JobStore
 from genmcp.providers.base import CallbackSubmitter, JobAdapter, ProviderName, Reconciler, RemoteState, Submitted
-from genmcp.providers.errors import PROVIDER_LABELS, ProviderError, ProviderNotConfiguredError, ProviderNotFoundError
+from genmcp.providers.errors import PROVIDER_LABELS, ProviderError, ProviderNotFoundError, require_configured
 
 logger = logging.getLogger(__name__)
 
@@ -73,11 +73,7 @@ class JobEngine:
     # -- plumbing -------------------------------------------------------------------------------
 
     def adapter(self, provider: str) -> JobAdapter:
-        adapter = self.adapters.get(provider)
-        if adapter is None:
-            label = PROVIDER_LABELS.get(provider, provider)
-            raise ProviderNotConfiguredError(provider, f"{label} is not configured on this server")
-        return adapter
+        return require_configured(self.adapters.get(provider), provider)
 
     def add_listener(self, listener: ChangeListener) -> None:
         self._listeners.append(listener)
@@ -204,8 +200,6 @@ class JobEngine:
         return self._save(record)
 
     async def _download_all(self, record: JobRecord, state: RemoteState) -> list[Any]:
-        from genmcp.jobs.models import JobFile
-
         files: list[JobFile] = []
         # Per job, not per upstream id: two jobs may share an upstream id, never a folder.
         token = record.job_id.split(":", 1)[1]

@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 _SECRETISH = re.compile(r"(sk-[A-Za-z0-9_-]{6,}|bnt_[A-Za-z0-9_-]{6,}|whsec_[A-Za-z0-9_-]{6,})")
 MAX_UPSTREAM_TEXT = 200
+_T = TypeVar("_T")
 
 PROVIDER_LABELS: dict[str, str] = {"gamma": "Gamma", "abyssale": "Abyssale", "banatie": "Banatie"}
 
@@ -169,3 +170,14 @@ class ProviderResponseError(ProviderError):
 
 class ProviderNotConfiguredError(ProviderError):
     default_hint = "Set the provider's API key in the server's environment (see the README) and restart the server."
+
+    @classmethod
+    def for_provider(cls, provider: str) -> ProviderNotConfiguredError:
+        return cls(provider, f"{PROVIDER_LABELS.get(provider, provider)} is not configured on this server")
+
+
+def require_configured(value: _T | None, provider: str) -> _T:
+    """The provider's client or adapter, or the error telling the user how to configure it."""
+    if value is None:
+        raise ProviderNotConfiguredError.for_provider(provider)
+    return value

@@ -25,11 +25,13 @@ import anyio
 import httpx
 
 from genmcp.providers.errors import (
+    PROVIDER_LABELS,
     ProviderError,
     ProviderRateLimitError,
     ProviderResponseError,
     ProviderTransportError,
     ProviderUnavailableError,
+    ProviderValidationError,
 )
 
 logger = logging.getLogger(__name__)
@@ -241,14 +243,11 @@ class UpstreamHttp:
             hook(response)
 
     def _label(self) -> str:
-        from genmcp.providers.errors import PROVIDER_LABELS
-
         return PROVIDER_LABELS.get(self.provider, self.provider)
 
 
 def redacting_parser(parse: ErrorParser, secret: str) -> ErrorParser:
     """Wrap an error parser so the exact API key never survives in upstream text, whatever its shape."""
-    from genmcp.providers.errors import ProviderValidationError
 
     def parse_redacted(response: httpx.Response) -> ProviderError:
         error = parse(response)

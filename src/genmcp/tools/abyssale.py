@@ -17,7 +17,7 @@ from pydantic import Field
 from genmcp.jobs.models import Job
 from genmcp.providers.abyssale.elements import DesignDescription, RenderOptions, describe_design, plan_render
 from genmcp.providers.abyssale.models import DesignType
-from genmcp.providers.errors import ProviderNotConfiguredError
+from genmcp.providers.errors import require_configured
 from genmcp.tools.abyssale_models import (
     COLOR_PROFILES,
     UUID_PATTERN,
@@ -65,9 +65,7 @@ ELEMENTS_HELP = (
 
 def register_abyssale_tools(server: MCPServer[Any], runtime: Runtime) -> None:
     def client() -> AbyssaleClient:
-        if runtime.abyssale is None:
-            raise ProviderNotConfiguredError("abyssale", "Abyssale is not configured on this server")
-        return runtime.abyssale
+        return require_configured(runtime.abyssale, "abyssale")
 
     @server.tool(
         name="abyssale_list_designs",

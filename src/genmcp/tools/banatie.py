@@ -20,7 +20,7 @@ from genmcp.jobs.models import Job, JobRecord
 from genmcp.providers.banatie.adapter import BanatieAdapter
 from genmcp.providers.banatie.models import AspectRatio, GenerationInput, is_uuid
 from genmcp.providers.banatie.references import ImageFile, prepare_references
-from genmcp.providers.errors import ProviderConflictError, ProviderNotConfiguredError, ProviderNotFoundError
+from genmcp.providers.errors import ProviderConflictError, ProviderNotFoundError, require_configured
 from genmcp.tools.banatie_models import (
     UUID_PATTERN,
     AliasName,
@@ -71,15 +71,11 @@ NOT_FOUND_HELP = (
 
 def register_banatie_tools(server: MCPServer[Any], runtime: Runtime) -> None:
     def client() -> BanatieClient:
-        if runtime.banatie is None:
-            raise ProviderNotConfiguredError("banatie", "Banatie is not configured on this server")
-        return runtime.banatie
+        return require_configured(runtime.banatie, "banatie")
 
     def adapter() -> BanatieAdapter:
         found = runtime.engine.adapters.get("banatie")
-        if not isinstance(found, BanatieAdapter):
-            raise ProviderNotConfiguredError("banatie", "Banatie is not configured on this server")
-        return found
+        return require_configured(found if isinstance(found, BanatieAdapter) else None, "banatie")
 
     def check_aliases(*aliases: str | None) -> None:
         if problem := reserved_alias_problem(*aliases):

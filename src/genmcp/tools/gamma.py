@@ -9,7 +9,7 @@ from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
 from genmcp.jobs.models import Job, JobKind
-from genmcp.providers.errors import ProviderNotConfiguredError
+from genmcp.providers.errors import require_configured
 from genmcp.providers.gamma.models import (
     CardOptions,
     CardSplit,
@@ -81,9 +81,7 @@ def _kind_for(fmt: str | None) -> JobKind:
 
 def register_gamma_tools(server: MCPServer[Any], runtime: Runtime) -> None:
     def client() -> GammaClient:
-        if runtime.gamma is None:
-            raise ProviderNotConfiguredError("gamma", "Gamma is not configured on this server")
-        return runtime.gamma
+        return require_configured(runtime.gamma, "gamma")
 
     @server.tool(
         name="gamma_create_generation",
